@@ -1,0 +1,91 @@
+# LegoOS top-level Makefile.
+#
+#   make                 build all three personalities (ELF + ISO)
+#   make test            install dependencies, run unit and QEMU tests
+#   make check-unit      host unit tests (cmocka)
+#   make check-qemu      QEMU boot tests
+#   make run             boot one node of each personality in turn and show its console
+#   make defconfig|olddefconfig|menuconfig|savedefconfig [P=<personality>]
+#
+# Each personality is an independent Kconfig build in build/<personality>/.
+
+PERSONALITIES := processor memory storage
+BUILD         := build
+PY            := /usr/bin/python3
+P             ?= processor
+
+export PY
+
+.PHONY: all kernels isos test check check-unit check-qemu run clean distclean setup \
+	defconfig olddefconfig menuconfig savedefconfig gm help
+
+all: kernels isos
+
+kernels: $(foreach p,$(PERSONALITIES),kernel-$(p))
+isos: $(foreach p,$(PERSONALITIES),$(BUILD)/legoos-$(p).iso)
+
+# The per-personality build is a sub-make so that each sees only its own
+# configuration; it is always entered and decides itself what is stale.
+define personality_rules
+.PHONY: kernel-$(1)
+kernel-$(1): $(BUILD)/$(1)/.config
+	@$$(MAKE) --no-print-directory -f scripts/Makefile.kernel O=$(BUILD)/$(1) PERSONALITY=$(1)
+	@cmp -s $(BUILD)/$(1)/legoos.elf $(BUILD)/legoos-$(1).elf || cp $(BUILD)/$(1)/legoos.elf $(BUILD)/legoos-$(1).elf
+
+$(BUILD)/legoos-$(1).elf: kernel-$(1)
+
+$(BUILD)/$(1)/.config: | $(BUILD)/$(1)
+	@echo "  DEFCONFIG $(1)"
+	@KCONFIG_CONFIG=$$@ $(PY) -m defconfig --kconfig Kconfig arch/x86/configs/$(1)_defconfig >/dev/null
+
+$(BUILD)/$(1):
+	@mkdir -p $$@
+
+$(BUILD)/legoos-$(1).iso: kernel-$(1) scripts/mkiso
+	@scripts/mkiso $(1) $(BUILD)/legoos-$(1).elf $$@
+endef
+$(foreach p,$(PERSONALITIES),$(eval $(call personality_rules,$(p))))
+
+# ---- Kconfig front-ends (act on build/$(P)/.config) ----
+CFG := $(BUILD)/$(P)/.config
+defconfig:
+	@mkdir -p $(BUILD)/$(P)
+	KCONFIG_CONFIG=$(CFG) $(PY) -m defconfig --kconfig Kconfig arch/x86/configs/$(P)_defconfig
+olddefconfig: $(CFG)
+	KCONFIG_CONFIG=$(CFG) $(PY) -m olddefconfig Kconfig
+menuconfig: $(CFG)
+	KCONFIG_CONFIG=$(CFG) $(PY) -m menuconfig Kconfig
+savedefconfig: $(CFG)
+	KCONFIG_CONFIG=$(CFG) $(PY) -m savedefconfig --kconfig Kconfig --out $(BUILD)/$(P)/defconfig
+	@echo "wrote $(BUILD)/$(P)/defconfig (copy to arch/x86/configs/$(P)_defconfig to make it the default)"
+
+# ---- Host unit tests (cmocka) ----
+include tests/unit/unit.mk
+
+# ---- Tests ----
+setup:
+	@scripts/setup
+
+test: setup
+	@$(MAKE) --no-print-directory all
+	@scripts/run-tests all
+
+check: test
+
+check-unit: unit-build
+	@scripts/run-tests unit
+
+check-qemu: kernels isos
+	@scripts/run-tests qemu
+
+run: setup
+	@$(MAKE) --no-print-directory all
+	@scripts/make-run
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+
+help:
+	@sed -n '2,12p' Makefile

@@ -1,0 +1,78 @@
+/*
+ * Interrupt and exception entry. Every vector has a stub that makes the
+ * stack uniform (a zero error code where the CPU pushes none, then the
+ * vector number) and jumps to interrupt_common, which saves the general
+ * registers as a struct pt_regs and calls x86_interrupt(regs).
+ */
+#include <asm/segment.h>
+
+	.text
+	.balign 16
+interrupt_common:
+	pushq %rax
+	pushq %rbx
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %rbp
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %r12
+	pushq %r13
+	pushq %r14
+	pushq %r15
+	cld
+	/* Entered from user mode: switch to the kernel GS base. */
+	testb $3, 18*8(%rsp)
+	jz 1f
+	swapgs
+1:	movq %rsp, %rdi
+	/* Frame link so that backtraces walk through the interrupted code. */
+	movq 17*8(%rsp), %rax	/* rip */
+	pushq %rax
+	pushq %rbp
+	movq %rsp, %rbp
+	call x86_interrupt
+	addq $16, %rsp
+	testb $3, 18*8(%rsp)
+	jz 2f
+	swapgs
+2:	popq %r15
+	popq %r14
+	popq %r13
+	popq %r12
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rbp
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rbx
+	popq %rax
+	addq $16, %rsp
+	iretq
+
+/* Vectors whose exceptions push an error code: 8, 10-14, 17, 21, 29, 30. */
+#define HAS_ERR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
+
+	.balign 16
+	.globl interrupt_stubs
+interrupt_stubs:
+	.set vec, 0
+	.rept 256
+	.balign 16
+	.if !(vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21 || vec == 29 || vec == 30)
+	pushq $0
+	.endif
+	pushq $vec
+	jmp interrupt_common
+	.set vec, vec + 1
+	.endr
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,116 @@
+/* Starting the application processors listed in the ACPI MADT with
+ * INIT-SIPI-SIPI, one at a time. */
+#include <lego/smp.h>
+#include <lego/sched.h>
+#include <lego/acpi.h>
+#include <lego/mm.h>
+#include <lego/time.h>
+#include <lego/printk.h>
+#include <lego/panic.h>
+#include <lego/string.h>
+#include <asm/apic.h>
+#include <asm/desc.h>
+#include <asm/msr.h>
+#include <asm/cpu.h>
+#include <asm/page.h>
+
+#define TRAMPOLINE_BASE 0x8000ul
+#define AP_STACK_SIZE ((size_t)CONFIG_KERNEL_STACK_PAGES * PAGE_SIZE)
+
+extern const char trampoline_start[], trampoline_end[];
+extern const char trampoline_cr3[], trampoline_stack[], trampoline_entry[], trampoline_arg[];
+extern u64 boot_pdpt_low[];
+
+void x86_cpu_init_features(void);
+void ap_start(struct cpu_local *c) __noreturn;
+
+/* PML4 used only while an AP turns paging on: the kernel half plus the
+ * boot identity map of the first GiB, where the trampoline runs. */
+static u64 trampoline_pml4[512] __aligned(PAGE_SIZE);
+static volatile int ap_started;
+
+#define TR_PARAM(sym) ((u64 *)__va(TRAMPOLINE_BASE + ((sym) - trampoline_start)))
+
+void ap_start(struct cpu_local *c)
+{
+	wrmsr(MSR_GS_BASE, (u64)c);
+	x86_cpu_init_features();
+	gdt_init_cpu(c);
+	idt_load();
+	write_cr3(kernel_pml4_phys());	/* leave the trampoline tables */
+	lapic_init_cpu();
+
+	char name[16];
+	snprintf(name, sizeof(name), "idle/%d", c->cpu);
+	void *stack = (void *)(*TR_PARAM(trampoline_stack) - AP_STACK_SIZE);
+	sched_init_cpu(thread_adopt_boot(name, stack, AP_STACK_SIZE));
+	c->online = true;
+	atomic_inc(&nr_cpus_online);
+	__atomic_store_n(&ap_started, 1, __ATOMIC_RELEASE);
+	cpu_idle_loop();
+}
+
+static bool start_one(int cpu, u32 apic_id)
+{
+	struct cpu_local *c = kzalloc(sizeof(*c));
+	void *stack = stack_alloc(AP_STACK_SIZE);
+
+	if (!c || !stack) {
+		pr_err("smp: no memory to start cpu %d\n", cpu);
+		return false;
+	}
+	cpu_local_init(c, cpu, apic_id);
+	cpu_locals[cpu] = c;
+
+	*TR_PARAM(trampoline_stack) = (u64)stack + AP_STACK_SIZE;
+	*TR_PARAM(trampoline_entry) = (u64)ap_start;
+	*TR_PARAM(trampoline_arg) = (u64)c;
+	ap_started = 0;
+	smp_mb();
+
+	lapic_send_init(apic_id);
+	mdelay(10);
+	u64 deadline = ktime_ns() + (u64)CONFIG_SMP_BOOT_TIMEOUT_MS * NSEC_PER_MSEC;
+	for (int tries = 0; tries < 2 && !ap_started; tries++) {
+		lapic_send_sipi(apic_id, TRAMPOLINE_BASE >> 12);
+		u64 t = ktime_ns() + 200 * NSEC_PER_USEC;
+		while (!ap_started && ktime_ns() < t)
+			cpu_relax();
+	}
+	while (!__atomic_load_n(&ap_started, __ATOMIC_ACQUIRE) && ktime_ns() < deadline)
+		cpu_relax();
+	if (!ap_started) {
+		pr_err("smp: cpu %d (APIC id %u) did not start within %d ms; continuing without it\n",
+		       cpu, apic_id, CONFIG_SMP_BOOT_TIMEOUT_MS);
+		cpu_locals[cpu] = NULL;
+		return false;
+	}
+	return true;
+}
+
+void smp_boot_aps(void)
+{
+	u64 *kpml4 = __va(kernel_pml4_phys());
+	u32 me = lapic_id();
+
+	memcpy(__va(TRAMPOLINE_BASE), trampoline_start, trampoline_end - trampoline_start);
+	for (int i = 256; i < 512; i++)
+		trampoline_pml4[i] = kpml4[i];
+	trampoline_pml4[0] = ((u64)boot_pdpt_low) | PTE_P | PTE_W;
+	*TR_PARAM(trampoline_cr3) = (u64)trampoline_pml4 - KERNEL_VMA;
+
+	int cpu = 1;
+	for (int i = 0; i < acpi_madt.nr_cpus; i++) {
+		u32 id = acpi_madt.apic_ids[i];
+		if (id == me)
+			continue;
+		if (cpu >= CONFIG_NR_CPUS) {
+			pr_warn("smp: more than CONFIG_NR_CPUS=%d CPUs; leaving the rest offline\n",
+				CONFIG_NR_CPUS);
+			break;
+		}
+		if (start_one(cpu, id))
+			cpu++;
+	}
+	nr_cpus_possible = cpu;
+}

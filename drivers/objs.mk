@@ -1,0 +1,1 @@
+obj-y += drivers/serial.o drivers/acpi.o drivers/fw_cfg.o

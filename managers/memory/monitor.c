@@ -1,0 +1,17 @@
+/* Memory monitor entry point. For now it only announces that the node is
+ * up; the memory component's services arrive with later issues. */
+#include <lego/monitor.h>
+#include <lego/printk.h>
+#include <lego/smp.h>
+
+const char monitor_name[] = "memory";
+
+void monitor_main(void)
+{
+	int cpus = atomic_read(&nr_cpus_online);
+
+	if (cpus < CONFIG_MEMORY_MIN_CPUS)
+		pr_warn("memory: only %d CPU(s) online; at least %d recommended\n", cpus,
+			CONFIG_MEMORY_MIN_CPUS);
+	printk(KERN_INFO "lego: memory monitor ready\n");
+}

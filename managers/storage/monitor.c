@@ -1,0 +1,17 @@
+/* Storage monitor entry point. For now it only announces that the node is
+ * up; the storage component's services arrive with later issues. */
+#include <lego/monitor.h>
+#include <lego/printk.h>
+#include <lego/smp.h>
+
+const char monitor_name[] = "storage";
+
+void monitor_main(void)
+{
+	int cpus = atomic_read(&nr_cpus_online);
+
+	if (cpus < CONFIG_STORAGE_MIN_CPUS)
+		pr_warn("storage: only %d CPU(s) online; at least %d recommended\n", cpus,
+			CONFIG_STORAGE_MIN_CPUS);
+	printk(KERN_INFO "lego: storage monitor ready\n");
+}
