@@ -28,11 +28,13 @@ isos: $(foreach p,$(PERSONALITIES),$(BUILD)/legoos-$(p).iso)
 # configuration; it is always entered and decides itself what is stale.
 define personality_rules
 .PHONY: kernel-$(1)
-kernel-$(1): $(BUILD)/$(1)/.config
-	@$$(MAKE) --no-print-directory -f scripts/Makefile.kernel O=$(BUILD)/$(1) PERSONALITY=$(1)
-	@cmp -s $(BUILD)/$(1)/legoos.elf $(BUILD)/legoos-$(1).elf || cp $(BUILD)/$(1)/legoos.elf $(BUILD)/legoos-$(1).elf
+kernel-$(1): $(BUILD)/legoos-$(1).elf
 
-$(BUILD)/legoos-$(1).elf: kernel-$(1)
+# Always descend (the sub-make knows what is stale); the copy keeps its
+# timestamp when nothing changed, so the ISO is only rebuilt when needed.
+$(BUILD)/legoos-$(1).elf: $(BUILD)/$(1)/.config FORCE
+	@$$(MAKE) --no-print-directory -f scripts/Makefile.kernel O=$(BUILD)/$(1) PERSONALITY=$(1)
+	@cmp -s $(BUILD)/$(1)/legoos.elf $$@ || cp $(BUILD)/$(1)/legoos.elf $$@
 
 $(BUILD)/$(1)/.config: | $(BUILD)/$(1)
 	@echo "  DEFCONFIG $(1)"
@@ -41,8 +43,8 @@ $(BUILD)/$(1)/.config: | $(BUILD)/$(1)
 $(BUILD)/$(1):
 	@mkdir -p $$@
 
-$(BUILD)/legoos-$(1).iso: kernel-$(1) scripts/mkiso
-	@scripts/mkiso $(1) $(BUILD)/legoos-$(1).elf $$@
+$(BUILD)/legoos-$(1).iso: $(BUILD)/legoos-$(1).elf scripts/mkiso
+	@scripts/mkiso $(1) $$< $$@
 endef
 $(foreach p,$(PERSONALITIES),$(eval $(call personality_rules,$(p))))
 
@@ -67,7 +69,7 @@ setup:
 	@scripts/setup
 
 test: setup
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all unit-build
 	@scripts/run-tests all
 
 check: test
@@ -89,3 +91,5 @@ distclean: clean
 
 help:
 	@sed -n '2,12p' Makefile
+
+FORCE:

@@ -22,7 +22,7 @@ static void kma_put_pages(void *ctx, void *p, unsigned order)
 
 static void kma_report(void *ctx, const char *what, const void *ptr)
 {
-	panic("kmalloc: %s at %p (caller %pS)", what, ptr, __builtin_return_address(0));
+	panic("kmalloc: %s at %p", what, ptr);
 }
 
 static const struct kma_backend kma_backend = {

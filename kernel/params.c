@@ -50,9 +50,9 @@ const char *test_variant(const char *item)
 static void param_warn(void *ctx, const char *key, const char *val, int err)
 {
 	if (err == -ENOENT)
-		pr_warn("cmdline: unknown option '%s' ignored\n", key);
+		pr_warn("cmdline: warning: unknown option '%s' ignored\n", key);
 	else
-		pr_warn("cmdline: malformed option '%s%s%s' ignored (error %d)\n", key, val ? "=" : "",
+		pr_warn("cmdline: warning: malformed option '%s%s%s' ignored (error %d)\n", key, val ? "=" : "",
 			val ? val : "", err);
 }
 

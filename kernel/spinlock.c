@@ -1,4 +1,4 @@
-/* Ticket spinlocks and the preemption counter. */
+/* Spinlocks and the preemption counter. */
 #include <lego/spinlock.h>
 #include <lego/smp.h>
 #include <lego/panic.h>
@@ -23,19 +23,18 @@ void spin_lock(spinlock_t *l)
 	preempt_disable();
 	if (unlikely(l->owner_cpu == me && panic_cpu < 0))
 		panic("spinlock %p: recursive acquisition on CPU %d", (void *)l, me);
-	u32 ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
-	while (__atomic_load_n(&l->serving, __ATOMIC_ACQUIRE) != ticket)
-		cpu_relax();
+	while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+		/* Spin on a plain read so the line stays shared while held. */
+		while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+			cpu_relax();
+	}
 	l->owner_cpu = me;
 }
 
 bool spin_trylock(spinlock_t *l)
 {
 	preempt_disable();
-	u32 s = __atomic_load_n(&l->serving, __ATOMIC_RELAXED);
-	u32 expected = s;
-	if (__atomic_compare_exchange_n(&l->next, &expected, s + 1, false, __ATOMIC_ACQUIRE,
-					__ATOMIC_RELAXED)) {
+	if (!__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
 		l->owner_cpu = smp_processor_id();
 		return true;
 	}
@@ -46,7 +45,7 @@ bool spin_trylock(spinlock_t *l)
 void spin_unlock(spinlock_t *l)
 {
 	l->owner_cpu = -1;
-	__atomic_store_n(&l->serving, l->serving + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
 	preempt_enable();
 }
 
@@ -65,5 +64,5 @@ void spin_unlock_irqrestore(spinlock_t *l, unsigned long f)
 
 bool spin_is_locked(const spinlock_t *l)
 {
-	return __atomic_load_n(&l->serving, __ATOMIC_RELAXED) != __atomic_load_n(&l->next, __ATOMIC_RELAXED);
+	return __atomic_load_n(&l->locked, __ATOMIC_RELAXED) != 0;
 }

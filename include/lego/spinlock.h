@@ -1,24 +1,26 @@
-/* Ticket spinlocks. Holding one disables preemption on this CPU; the
- * _irqsave variants also mask local interrupts, and must be used for any
- * lock that an interrupt handler takes. */
+/* Spinlocks (test-and-test-and-set). Holding one disables preemption on
+ * this CPU; the _irqsave variants also mask local interrupts, and must be
+ * used for any lock that an interrupt handler takes.
+ *
+ * Not ticket locks on purpose: in the emulated rack many virtual CPUs share
+ * few host cores, and a FIFO lock stalls everyone whenever the next CPU in
+ * line is descheduled by the host; here whoever runs takes the lock. */
 #ifndef LEGO_SPINLOCK_H
 #define LEGO_SPINLOCK_H
 
 #include <lego/types.h>
 
 typedef struct spinlock {
-	volatile u32 next;	/* ticket handed to the next arriving CPU */
-	volatile u32 serving;	/* ticket currently allowed in */
+	volatile u32 locked;
 	volatile int owner_cpu;	/* for recursion detection; -1 when free */
 } spinlock_t;
 
-#define SPINLOCK_INIT { 0, 0, -1 }
+#define SPINLOCK_INIT { 0, -1 }
 #define DEFINE_SPINLOCK(n) spinlock_t n = SPINLOCK_INIT
 
 static inline void spin_lock_init(spinlock_t *l)
 {
-	l->next = 0;
-	l->serving = 0;
+	l->locked = 0;
 	l->owner_cpu = -1;
 }
 

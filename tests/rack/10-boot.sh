@@ -22,6 +22,18 @@ for p in processor memory storage; do
 		add_case "$p-smp$smp" poweroff_case "$p" "$smp" 512
 	done
 done
+# Too little RAM: a clear one-line reason, no register dump, then halt.
+small_ram_case() {
+	boot --personality processor --smp 1 --mem 24 --cmdline lego.test=poweroff \
+		--wait-for 'lego: system halted'
+	expect_rc 0 "must stop with 'lego: system halted'"
+	expect_line 'lego: fatal: only [0-9]+ MiB of usable RAM; this kernel needs at least [0-9]+ MiB' \
+		"clear low-memory message"
+	expect_no_panic
+	expect_no_line 'monitor ready' "must not come up"
+}
+
 add_case "memory-smp2-1024M" poweroff_case memory 2 1024
+add_case "processor-24M-too-small" small_ram_case
 add_case "storage-smp1-256M" poweroff_case storage 1 256
 run_cases

@@ -36,8 +36,32 @@ pf_case() {
 	expect_line '\[<ffffffff8[0-9a-f]+>\] selftest_fault\+0x[0-9a-f]+/0x[0-9a-f]+' "frame in selftest_fault"
 }
 
+# Kernel stack overflow: the guard page turns it into a #PF that cannot be
+# delivered on the same stack, hence a #DF on its own IST stack, which names
+# the overflowing thread.
+df_case() {
+	fault_case memory fault:df "Double fault (#DF)"
+	has_line "$PANIC_RE" || return
+	expect_line "kernel stack overflow: thread 'main'" "stack overflow diagnosis"
+	expect_line '\[<ffffffff8[0-9a-f]+>\] recurse_deep[.a-z0-9]*\+0x[0-9a-f]+/0x[0-9a-f]+' "recursing frame"
+	expect_line 'previous frame repeated [0-9]+ more times' "collapsed recursion"
+	expect_line '\[<ffffffff8[0-9a-f]+>\] selftest_fault\+' "frames below the recursion"
+}
+
+# kmalloc's debug checks (CONFIG_DEBUG_KMALLOC, on in the defconfigs) turn
+# heap corruption into a panic naming it.
+kmalloc_case() {
+	local t=$1 what=$2
+	boot_halt processor 2 512 "$t"
+	expect_rc 0 "must reach 'lego: system halted'"
+	expect_line "PANIC on CPU [0-9]+: kmalloc: $what at ffff8[0-9a-f]+" "panic naming the corruption"
+	expect_line '\[<ffffffff8[0-9a-f]+>\] selftest_fault\+' "backtrace reaching the culprit"
+}
+
 add_case page-fault pf_case
-add_case double-fault fault_case memory fault:df "Double fault (#DF)"
+add_case double-fault df_case
+add_case kmalloc-double-free kmalloc_case fault:double-free "double free"
+add_case kmalloc-redzone kmalloc_case fault:redzone "redzone overwritten"
 add_case invalid-opcode fault_case storage fault:ud "Invalid opcode (#UD)"
 add_case general-protection fault_case processor fault:gp "General protection (#GP)"
 add_case divide-error fault_case memory fault:de "Divide error (#DE)"

@@ -10,6 +10,7 @@
 #include <asm/irq.h>
 #include <asm/cpu.h>
 #include <asm/apic.h>
+#include <asm/page.h>
 
 void x86_interrupt(struct pt_regs *regs);
 extern volatile bool smp_stopping;
@@ -91,6 +92,14 @@ static void handle_exception(struct pt_regs *regs)
 		       (void *)regs->rip);
 		return;
 	}
+	/* A fault just below the running thread's stack is a stack overflow
+	 * into the guard page; say so, it is otherwise easy to misread. */
+	struct thread *t = this_cpu()->current_thread;
+	unsigned long cr2 = read_cr2();
+	if ((vec == 14 || vec == 8) && t && t->stack && cr2 < (unsigned long)t->stack &&
+	    cr2 >= (unsigned long)t->stack - PAGE_SIZE)
+		printk(KERN_EMERG "kernel stack overflow: thread '%s' ran past its %zu-byte stack "
+		       "into the guard page\n", t->name, t->stack_size);
 	if (vec == 14)
 		panic_regs(regs, "%s at %016lx error 0x%lx [%s, %s, %s%s]", name, (unsigned long)regs->rip,
 			   (unsigned long)regs->error, (regs->error & 1) ? "protection" : "not-present",
