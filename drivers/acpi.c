@@ -121,7 +121,7 @@ static void parse_madt(const struct acpi_sdt_header *h)
 			}
 			break;
 		case 5: /* 64-bit local APIC address */
-			acpi_madt.lapic_addr = (u32) * (const u64 *)(p + 4);
+			acpi_madt.lapic_addr = *(const u64 *)(p + 4);
 			break;
 		case 9: /* processor local x2APIC */
 			if ((*(const u32 *)(p + 8) & 3) && acpi_madt.nr_cpus < 256)

@@ -87,17 +87,22 @@ static void poweroff(void)
 
 static int kernel_main(void *unused)
 {
-	this_cpu()->activity = "kernel init";
+	current->activity = "kernel init";
 	system_wq = workqueue_create("events", 1, THREAD_CPU_ANY);
 	if (!system_wq)
 		panic("cannot create the system work queue");
 
 	if (test_requested("fault"))
 		selftest_fault(test_variant("fault"));
-	if (test_requested("selftest"))
+	if (test_requested("selftest")) {
+#ifdef CONFIG_SELFTEST
 		selftests_run();
+#else
+		pr_warn("lego.test=selftest: self-tests not built (CONFIG_SELFTEST is off)\n");
+#endif
+	}
 
-	this_cpu()->activity = "monitor";
+	current->activity = "monitor";
 	monitor_main();
 
 	if (test_requested("poweroff"))

@@ -35,9 +35,18 @@ static void release_range(u64 start, u64 end)
 {
 	while (start < end) {
 		struct buddy_zone *z = zone_of(start);
-		if (!z)
-			panic("page_alloc: free range %lx-%lx outside every zone", (unsigned long)start,
-			      (unsigned long)end);
+		if (!z) {
+			/* RAM beyond MAX_ZONES was left out (and reported):
+			 * skip to the next zone that starts inside the range. */
+			u64 next = end;
+			for (int i = 0; i < pa.nr_zones; i++) {
+				u64 zs = pa.zones[i].base_pfn << PAGE_SHIFT;
+				if (zs > start && zs < next)
+					next = zs;
+			}
+			start = next;
+			continue;
+		}
 		u64 zend = (z->base_pfn + z->npages) << PAGE_SHIFT;
 		u64 e = MIN(end, zend);
 		buddy_free_range(z, start >> PAGE_SHIFT, (e - start) >> PAGE_SHIFT);
@@ -55,7 +64,7 @@ void page_alloc_init(void)
 			continue;
 		u64 s = ALIGN_UP(r->base, PAGE_SIZE), e = ALIGN_DOWN(r->base + r->len, PAGE_SIZE);
 		while (i + 1 < nr_mem_ranges && mem_ranges[i + 1].type == 1 &&
-		       mem_ranges[i + 1].base <= r->base + r->len) {
+		       mem_ranges[i + 1].base <= e) {
 			i++;
 			e = MAX(e, ALIGN_DOWN(mem_ranges[i].base + mem_ranges[i].len, PAGE_SIZE));
 		}

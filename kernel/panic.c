@@ -122,9 +122,10 @@ static void print_header(const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	printk(KERN_EMERG "------------[ kernel panic ]------------\n");
 	printk(KERN_EMERG "PANIC on CPU %d: %s\n", c ? c->cpu : 0, msg);
-	if (c && c->current_thread)
-		printk(KERN_EMERG "thread: '%s' (tid %d)%s%s\n", c->current_thread->name, c->current_thread->tid,
-		       c->activity ? ", doing: " : "", c->activity ? c->activity : "");
+	struct thread *t = c ? c->current_thread : NULL;
+	if (t)
+		printk(KERN_EMERG "thread: '%s' (tid %d)%s%s\n", t->name, t->tid,
+		       t->activity ? ", doing: " : "", t->activity ? t->activity : "");
 	if (c && c->irq_depth)
 		printk(KERN_EMERG "in interrupt context (depth %d)\n", c->irq_depth);
 }

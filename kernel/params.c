@@ -11,15 +11,44 @@
 char boot_cmdline[BOOT_CMDLINE_LEN];
 static char test_list[256];
 
+static void strncat_bounded(char *d, const char *s, size_t n, size_t size)
+{
+	size_t dl = strlen(d);
+	if (dl + n >= size)
+		n = size - dl - 1;
+	memcpy(d + dl, s, n);
+	d[dl + n] = 0;
+}
+
 extern const struct cmdline_param __params_start[], __params_end[];
+
+/* Every item lego.test understands; anything else is reported. */
+static const char *const test_items[] = {
+	"poweroff", "selftest", "fault", "fault:pf", "fault:ud", "fault:gp", "fault:de",
+	"fault:df", "fault:panic", "fault:double-free", "fault:redzone",
+};
 
 static int test_param(const char *val, void *arg)
 {
 	if (!val || !*val)
 		return -EINVAL;
-	if (test_list[0])
-		strlcat(test_list, ",", sizeof(test_list));
-	strlcat(test_list, val, sizeof(test_list));
+	while (*val) {
+		const char *end = strchr(val, ',');
+		size_t n = end ? (size_t)(end - val) : strlen(val);
+		bool known = false;
+		for (size_t i = 0; i < ARRAY_SIZE(test_items); i++)
+			if (strlen(test_items[i]) == n && !strncmp(test_items[i], val, n))
+				known = true;
+		if (known) {
+			if (test_list[0])
+				strlcat(test_list, ",", sizeof(test_list));
+			if (strlen(test_list) + n < sizeof(test_list))
+				strncat_bounded(test_list, val, n, sizeof(test_list));
+		} else if (n) {
+			pr_warn("cmdline: warning: unknown lego.test item '%.*s' ignored\n", (int)n, val);
+		}
+		val += n + (end ? 1 : 0);
+	}
 	return 0;
 }
 LEGO_PARAM("lego.test", test_param, NULL);

@@ -45,6 +45,9 @@ static void rq_kick(struct runqueue *rq, int cpu)
 /* Caller holds rq->lock. */
 static void rq_enqueue(struct runqueue *rq, struct thread *t)
 {
+	if (t->on_rq)
+		return;
+	t->on_rq = true;
 	list_add_tail(&t->rq_node, &rq->queue);
 	rq->nr_queued++;
 }
@@ -87,7 +90,12 @@ void sched_block(void)
 	schedule();
 }
 
-void schedule(void)
+/* preempted: the switch comes from an interrupt, not from the thread. A
+ * thread can be preempted after marking itself BLOCKED but before it
+ * actually blocks (while it tests its wait condition or arms a timeout);
+ * it must stay runnable then, or nothing might ever wake it. It runs again
+ * later, re-tests and blocks properly. */
+static void __schedule(bool preempted)
 {
 	struct cpu_local *c = this_cpu();
 	struct runqueue *rq = &c->rq;
@@ -101,9 +109,11 @@ void schedule(void)
 	if (!list_empty(&rq->queue)) {
 		next = list_first_entry(&rq->queue, struct thread, rq_node);
 		list_del_init(&next->rq_node);
+		next->on_rq = false;
 		rq->nr_queued--;
 	}
-	if (prev->state == THREAD_RUNNABLE && !prev->is_idle) {
+	bool keep = prev->state == THREAD_RUNNABLE || (preempted && prev->state == THREAD_BLOCKED);
+	if (keep && !prev->is_idle) {
 		if (next)
 			rq_enqueue(rq, prev);
 		else
@@ -129,11 +139,19 @@ void schedule(void)
 	local_irq_restore(f);
 }
 
+void schedule(void)
+{
+	__schedule(false);
+}
+
 /* Runs in the thread that was just switched to. */
 void sched_finish_switch(struct thread *prev)
 {
+	/* Decide before clearing on_cpu: after that, a joiner may free prev. */
+	bool reap = prev->state == THREAD_DEAD && prev->detached;
+
 	__atomic_store_n(&prev->on_cpu, false, __ATOMIC_RELEASE);
-	if (prev->state == THREAD_DEAD && prev->detached)
+	if (reap)
 		thread_free(prev);
 }
 
@@ -160,7 +178,7 @@ void sched_timer_tick(void)
 /* Interrupt exit with need_resched set and preemption allowed. */
 void sched_irq_exit(void)
 {
-	schedule();
+	__schedule(true);
 }
 
 static void resched_ipi(struct pt_regs *regs, void *arg)
@@ -199,7 +217,7 @@ void cpu_idle_loop(void)
 {
 	struct cpu_local *c = this_cpu();
 
-	c->activity = "idle";
+	c->current_thread->activity = "idle";
 	for (;;) {
 		local_irq_disable();
 		if (c->need_resched || READ_ONCE(c->rq.nr_queued)) {

@@ -1,6 +1,6 @@
-/* In-kernel self-tests (lego.test=selftest) and deliberate faults
- * (lego.test=fault[:kind]) that the QEMU tests use to check the machinery
- * that host unit tests cannot reach: real CPUs, interrupts, page tables. */
+/* In-kernel self-tests (lego.test=selftest, CONFIG_SELFTEST): the QEMU
+ * tests use them to check what host unit tests cannot reach: real CPUs,
+ * interrupts, page tables, the scheduler. */
 #include <lego/selftest.h>
 #include <lego/printk.h>
 #include <lego/panic.h>
@@ -18,7 +18,6 @@
 #include <asm/io.h>
 #include <asm/cpu.h>
 
-void selftest_fault(const char *kind);
 
 extern const struct selftest __selftests_start[], __selftests_end[];
 
@@ -35,7 +34,7 @@ void selftests_run(void)
 
 	for (const struct selftest *t = __selftests_start; t < __selftests_end; t++) {
 		why[0] = 0;
-		this_cpu()->activity = t->name;
+		current->activity = t->name;
 		u64 t0 = ktime_ns();
 		int r = t->fn(why, sizeof(why));
 		u64 us = (ktime_ns() - t0) / 1000;
@@ -47,7 +46,7 @@ void selftests_run(void)
 			printk(KERN_ERR "selftest: %s FAILED: %s\n", t->name, why);
 		}
 	}
-	this_cpu()->activity = NULL;
+	current->activity = NULL;
 	printk(KERN_INFO "selftest: %d passed, %d failed\n", passed, failed);
 }
 
@@ -511,48 +510,3 @@ static int test_kallsyms(char *why, size_t len)
 	return 0;
 }
 SELFTEST("kallsyms", test_kallsyms);
-
-/* ---- deliberate faults ---- */
-
-static volatile unsigned long *volatile fault_ptr = (unsigned long *)0x10;
-
-/* Recursion with a stack frame the compiler cannot elide; the depth check
- * never ends it in practice but keeps the compiler from calling it endless. */
-static __noinline int recurse_deep(int depth)
-{
-	volatile char pad[512];
-	pad[0] = (char)depth;
-	if (depth > (1 << 30))
-		return pad[0];
-	return recurse_deep(depth + 1) + pad[0];
-}
-
-__noinline void selftest_fault(const char *kind)
-{
-	printk(KERN_WARNING "selftest: triggering a deliberate fault (%s)\n", *kind ? kind : "pf");
-	if (!strcmp(kind, "ud"))
-		__asm__ __volatile__("ud2");
-	else if (!strcmp(kind, "gp"))
-		__asm__ __volatile__("movq %0, %%rax; movq (%%rax), %%rax" : : "r"(0x8000000000000000ul) : "rax");
-	else if (!strcmp(kind, "de")) {
-		/* In assembly: the compiler may legally rewrite a C division
-		 * by a value it knows can only be 0 or 1. */
-		unsigned long zero = 0;
-		__asm__ __volatile__("xorl %%edx, %%edx; movl $1, %%eax; divq %0"
-				     : : "r"(zero) : "rax", "rdx");
-	} else if (!strcmp(kind, "df"))
-		recurse_deep(0);
-	else if (!strcmp(kind, "double-free")) {
-		void *p = kmalloc(100);
-		kfree(p);
-		kfree(p);
-	} else if (!strcmp(kind, "redzone")) {
-		char *p = kmalloc(32);
-		p[32] = 'x';	/* one byte past the end */
-		kfree(p);
-	} else if (!strcmp(kind, "panic"))
-		panic("deliberate panic requested by lego.test=fault:panic");
-	else
-		*fault_ptr = 0xdead;
-	panic("deliberate fault '%s' did not fault", kind);
-}

@@ -5,6 +5,7 @@
 #include <lego/panic.h>
 #include <lego/string.h>
 #include <lego/bitmap.h>
+#include <lego/mm.h>
 #include <asm/apic.h>
 #include <asm/irq.h>
 #include <asm/cpu.h>
@@ -63,25 +64,35 @@ static void call_ipi(struct pt_regs *regs, void *arg)
 	smp_handle_call_ipi();
 }
 
+static void call_post(struct cpu_local *c, struct call_entry *e, struct call_req *req)
+{
+	atomic_inc(&req->pending);
+	e->req = req;
+	unsigned long f = spin_lock_irqsave(&c->calls.lock);
+	list_add_tail(&e->node, &c->calls.list);
+	spin_unlock_irqrestore(&c->calls.lock, f);
+	lapic_send_ipi(c->apic_id, VEC_CALL_FUNC);
+}
+
 void smp_call_mask(const unsigned long *mask, smp_call_fn fn, void *arg)
 {
-	struct call_entry entries[CONFIG_NR_CPUS];
 	struct call_req req = { .fn = fn, .arg = arg, .pending = ATOMIC_INIT(0) };
 	int me = smp_processor_id();
 
 	if (irqs_disabled())
 		panic("smp_call_mask with interrupts disabled (could deadlock)");
+	/* One queue entry per target, so all run in parallel. Without memory
+	 * for them, fall back to one target at a time with a single entry. */
+	struct call_entry *entries = kmalloc(nr_cpus_possible * sizeof(*entries));
+	struct call_entry one;
 	preempt_disable();	/* stay on this CPU while "me" matters */
 	for (int cpu = 0; cpu < nr_cpus_possible; cpu++) {
 		struct cpu_local *c = cpu_local_of(cpu);
 		if (cpu == me || !bitmap_test_bit(mask, cpu) || !c || !c->online)
 			continue;
-		atomic_inc(&req.pending);
-		entries[cpu].req = &req;
-		unsigned long f = spin_lock_irqsave(&c->calls.lock);
-		list_add_tail(&entries[cpu].node, &c->calls.list);
-		spin_unlock_irqrestore(&c->calls.lock, f);
-		lapic_send_ipi(c->apic_id, VEC_CALL_FUNC);
+		call_post(c, entries ? &entries[cpu] : &one, &req);
+		while (!entries && atomic_read(&req.pending))
+			cpu_relax();
 	}
 	if (bitmap_test_bit(mask, me)) {
 		unsigned long f = local_irq_save();
@@ -91,6 +102,7 @@ void smp_call_mask(const unsigned long *mask, smp_call_fn fn, void *arg)
 	while (atomic_read(&req.pending))
 		cpu_relax();
 	preempt_enable();
+	kfree(entries);
 }
 
 void smp_call_all(smp_call_fn fn, void *arg)

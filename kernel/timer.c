@@ -19,11 +19,12 @@ void timer_init(struct timer *t, timer_fn_t fn)
 
 void timer_arm(struct timer *t, u64 expires_ns)
 {
-	struct cpu_local *c = this_cpu();
-	unsigned long f = spin_lock_irqsave(&c->timers.lock);
+	/* It may be pending on another CPU's list, under that CPU's lock. */
+	timer_cancel(t);
 
-	if (!list_empty(&t->node))
-		list_del_init(&t->node);
+	unsigned long f = local_irq_save();
+	struct cpu_local *c = this_cpu();
+	spin_lock(&c->timers.lock);
 	t->expires_ns = expires_ns;
 	t->cpu = c->cpu;
 	struct list_head *pos;
@@ -76,6 +77,7 @@ void timers_run_expired(void)
 			return;
 		}
 		list_del_init(&t->node);
+		t->cpu = -1;
 		spin_unlock(&b->lock);
 		t->fn(t);
 	}

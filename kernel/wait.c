@@ -23,13 +23,15 @@ void prepare_to_wait(struct wait_queue *wq, struct wait_entry *w)
 	spin_unlock_irqrestore(&wq->lock, f);
 }
 
-void finish_wait(struct wait_queue *wq, struct wait_entry *w)
+bool finish_wait(struct wait_queue *wq, struct wait_entry *w)
 {
 	unsigned long f = spin_lock_irqsave(&wq->lock);
+	bool taken = list_empty(&w->node);
 	current->state = THREAD_RUNNABLE;
-	if (!list_empty(&w->node))
+	if (!taken)
 		list_del_init(&w->node);
 	spin_unlock_irqrestore(&wq->lock, f);
+	return taken;
 }
 
 void wake_up_one(struct wait_queue *wq)

@@ -34,9 +34,9 @@ static int worker_main(void *arg)
 		wq->nr_running++;
 		spin_unlock_irqrestore(&wq->wq.lock, f);
 
-		this_cpu()->activity = wq->name;
+		current->activity = wq->name;
 		w->fn(w);
-		this_cpu()->activity = NULL;
+		current->activity = NULL;
 
 		f = spin_lock_irqsave(&wq->wq.lock);
 		bool idle = --wq->nr_running == 0 && wq->nr_pending == 0;

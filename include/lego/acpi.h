@@ -33,7 +33,7 @@ struct acpi_override {
 
 /* What the MADT says; filled by acpi_init. */
 struct acpi_madt_info {
-	u32 lapic_addr;
+	u64 lapic_addr;
 	int nr_cpus;
 	u32 apic_ids[256];
 	int nr_ioapics;

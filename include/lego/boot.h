@@ -11,7 +11,6 @@
 struct boot_info {
 	const char *protocol;
 	char cmdline[BOOT_CMDLINE_MAX];
-	phys_addr_t rsdp;		/* 0 if the loader gave none */
 	u8 rsdp_copy[36];		/* the loader's copy of the RSDP */
 	bool has_rsdp_copy;
 	phys_addr_t info_start, info_end;	/* loader data to keep out of the allocator */

@@ -19,8 +19,11 @@ enum thread_state {
 
 typedef int (*thread_fn_t)(void *arg);
 
-/* Fields are written by the thread itself except: state (rq lock of cpu),
- * on_cpu (the CPU switching away from it), exit_code/joined (join_lock). */
+/* Ownership: state goes RUNNABLE->BLOCKED only by the thread itself and
+ * BLOCKED->RUNNABLE by thread_wake under the rq lock (or by the thread when
+ * it stops waiting); on_rq and rq_node are under the rq lock; on_cpu is
+ * cleared by the CPU that switched away from it; exit_code and joiner are
+ * under join_lock; everything else is the thread's own. */
 struct thread {
 	unsigned long rsp;		/* saved stack pointer while switched out */
 	void *stack;			/* lowest address of the stack (above the guard page) */
@@ -30,7 +33,9 @@ struct thread {
 	bool pinned;
 	bool detached;
 	bool is_idle;
+	bool on_rq;			/* on its run queue; rq lock */
 	volatile bool on_cpu;		/* its context is live on a CPU */
+	const char *activity;		/* what it is doing, for panic reports */
 	volatile enum thread_state state;
 	thread_fn_t fn;
 	void *arg;

@@ -46,13 +46,14 @@ struct cpu_local {
 	struct runqueue rq;
 	struct timer_base timers;
 	struct call_queue calls;
-	const char *activity;		/* what the CPU is doing, for panics */
 	u64 irq_count;
 	struct arch_cpu arch;
 };
 
 extern struct cpu_local *cpu_locals[];
-extern int nr_cpus_possible;	/* CPUs listed by the firmware (capped at NR_CPUS) */
+/* CPUs started so far (ids 0..nr_cpus_possible-1; final once
+ * smp_boot_aps returns). Bounds every loop over cpu_locals[]. */
+extern int nr_cpus_possible;
 extern atomic_t nr_cpus_online;
 
 static inline struct cpu_local *this_cpu(void)

@@ -29,7 +29,8 @@ static inline void wait_entry_init(struct wait_entry *w)
 }
 
 void prepare_to_wait(struct wait_queue *wq, struct wait_entry *w);
-void finish_wait(struct wait_queue *wq, struct wait_entry *w);
+/* Returns true if a waker had already taken w off the queue. */
+bool finish_wait(struct wait_queue *wq, struct wait_entry *w);
 void wake_up_one(struct wait_queue *wq);
 void wake_up_all(struct wait_queue *wq);
 
@@ -62,7 +63,9 @@ void wake_up_all(struct wait_queue *wq);
 				break;                                           \
 			sched_block_until(__deadline);                           \
 		}                                                                \
-		finish_wait(&(wq), &__we);                                       \
+		/* Woken but leaving without the event: pass the wake-up on. */  \
+		if (finish_wait(&(wq), &__we) && !__ok)                          \
+			wake_up_one(&(wq));                                      \
 		__ok;                                                            \
 	})
 

@@ -15,4 +15,5 @@ option_case() {
 
 add_case unknown-option option_case lego.bogus=1 lego.bogus
 add_case malformed-value option_case lego.loglevel=abc lego.loglevel
+add_case unknown-test-item option_case lego.test=bogus-item bogus-item
 run_cases

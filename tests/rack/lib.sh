@@ -141,7 +141,7 @@ WARN_RE='[Ww][Aa][Rr][Nn]|[Uu]nknown|[Mm]alformed|[Ii]nvalid|[Ii]gnor|[Bb]ad '
 
 # expect_warning WORD: a warning line names WORD.
 expect_warning() {
-	if ! grep -E -- "$WARN_RE" "$LOG" 2>/dev/null | grep -Fq -- "$1"; then
+	if ! grep -E -- "$WARN_RE" "$LOG" 2>/dev/null | grep -F -- "$1" >/dev/null; then
 		fail "no warning line naming '$1' (a line matching /$WARN_RE/ that contains it)"
 	fi
 }

@@ -7,7 +7,8 @@
  * builds the real page tables and drops the identity map.
  *
  * Everything in .boot.* runs at its physical address. A UEFI entry later
- * joins at x86_boot_common with its own boot-information parser.
+ * gets its own stub and boot-information parser, fills struct boot_info
+ * and joins at start_kernel() like x86_boot_multiboot2 does.
  */
 #include <asm/page.h>
 #include <asm/segment.h>

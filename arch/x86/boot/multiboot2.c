@@ -65,6 +65,9 @@ void x86_boot_multiboot2(u32 magic, u32 info_phys)
 
 	const u8 *info = (const u8 *)(unsigned long)info_phys;
 	u32 total = *(const u32 *)info;
+	if (total < 8 || info_phys + (u64)total > (1ull << 30))
+		panic("multiboot2 information at %x (%u bytes) is malformed or outside the boot mapping",
+		      info_phys, total);
 	boot_info.protocol = "multiboot2";
 	boot_info.info_start = info_phys;
 	boot_info.info_end = info_phys + total;

@@ -58,8 +58,8 @@ interrupt_common:
 	addq $16, %rsp
 	iretq
 
-/* Vectors whose exceptions push an error code: 8, 10-14, 17, 21, 29, 30. */
-#define HAS_ERR(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
+/* Vectors whose exceptions push an error code (8, 10-14, 17, 21, 29, 30)
+ * get no dummy push. */
 
 	.balign 16
 	.globl interrupt_stubs

@@ -27,12 +27,22 @@ void ap_start(struct cpu_local *c) __noreturn;
 /* PML4 used only while an AP turns paging on: the kernel half plus the
  * boot identity map of the first GiB, where the trampoline runs. */
 static u64 trampoline_pml4[512] __aligned(PAGE_SIZE);
-static volatile int ap_started;
+
+/* Hand-shake for the AP being started: it moves 0 -> AP_RUNNING, or the
+ * boot CPU gives up with 0 -> AP_ABANDONED. Whoever wins decides, so an AP
+ * that shows up late halts instead of joining half set up. */
+enum { AP_WAITING, AP_RUNNING, AP_ABANDONED };
+static volatile int ap_state;
 
 #define TR_PARAM(sym) ((u64 *)__va(TRAMPOLINE_BASE + ((sym) - trampoline_start)))
 
 void ap_start(struct cpu_local *c)
 {
+	int expected = AP_WAITING;
+	if (!__atomic_compare_exchange_n(&ap_state, &expected, AP_RUNNING, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_SEQ_CST))
+		for (;;)
+			halt();
 	wrmsr(MSR_GS_BASE, (u64)c);
 	x86_cpu_init_features();
 	gdt_init_cpu(c);
@@ -44,9 +54,8 @@ void ap_start(struct cpu_local *c)
 	snprintf(name, sizeof(name), "idle/%d", c->cpu);
 	void *stack = (void *)(*TR_PARAM(trampoline_stack) - AP_STACK_SIZE);
 	sched_init_cpu(thread_adopt_boot(name, stack, AP_STACK_SIZE));
-	c->online = true;
 	atomic_inc(&nr_cpus_online);
-	__atomic_store_n(&ap_started, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->online, true, __ATOMIC_RELEASE);
 	cpu_idle_loop();
 }
 
@@ -65,27 +74,36 @@ static bool start_one(int cpu, u32 apic_id)
 	*TR_PARAM(trampoline_stack) = (u64)stack + AP_STACK_SIZE;
 	*TR_PARAM(trampoline_entry) = (u64)ap_start;
 	*TR_PARAM(trampoline_arg) = (u64)c;
-	ap_started = 0;
+	ap_state = AP_WAITING;
 	smp_mb();
 
 	lapic_send_init(apic_id);
 	mdelay(10);
 	u64 deadline = ktime_ns() + (u64)CONFIG_SMP_BOOT_TIMEOUT_MS * NSEC_PER_MSEC;
-	for (int tries = 0; tries < 2 && !ap_started; tries++) {
+	for (int tries = 0; tries < 2 && ap_state == AP_WAITING; tries++) {
 		lapic_send_sipi(apic_id, TRAMPOLINE_BASE >> 12);
 		u64 t = ktime_ns() + 200 * NSEC_PER_USEC;
-		while (!ap_started && ktime_ns() < t)
+		while (ap_state == AP_WAITING && ktime_ns() < t)
 			cpu_relax();
 	}
-	while (!__atomic_load_n(&ap_started, __ATOMIC_ACQUIRE) && ktime_ns() < deadline)
+	/* Wait for the AP to come online, or give up on it for good. */
+	for (;;) {
+		if (__atomic_load_n(&c->online, __ATOMIC_ACQUIRE))
+			return true;
+		if (ktime_ns() >= deadline) {
+			int expected = AP_WAITING;
+			if (__atomic_compare_exchange_n(&ap_state, &expected, AP_ABANDONED, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+				break;
+		}
 		cpu_relax();
-	if (!ap_started) {
-		pr_err("smp: cpu %d (APIC id %u) did not start within %d ms; continuing without it\n",
-		       cpu, apic_id, CONFIG_SMP_BOOT_TIMEOUT_MS);
-		cpu_locals[cpu] = NULL;
-		return false;
 	}
-	return true;
+	/* Its cpu_local and stack stay allocated: a late AP still reads its
+	 * parameters before it sees it was abandoned. */
+	pr_err("smp: cpu %d (APIC id %u) did not start within %d ms\n", cpu, apic_id,
+	       CONFIG_SMP_BOOT_TIMEOUT_MS);
+	cpu_locals[cpu] = NULL;
+	return false;
 }
 
 void smp_boot_aps(void)
@@ -109,8 +127,13 @@ void smp_boot_aps(void)
 				CONFIG_NR_CPUS);
 			break;
 		}
-		if (start_one(cpu, id))
-			cpu++;
+		if (!start_one(cpu, id)) {
+			/* The trampoline parameters are shared: a straggler
+			 * could pick up the next CPU's, so stop here. */
+			pr_err("smp: not starting further CPUs; continuing with %d\n", cpu);
+			break;
+		}
+		cpu++;
+		nr_cpus_possible = cpu;
 	}
-	nr_cpus_possible = cpu;
 }

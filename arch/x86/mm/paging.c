@@ -23,7 +23,7 @@ typedef u64 pte_t;
 static pte_t kernel_pml4[512] __aligned(PAGE_SIZE);
 static DEFINE_SPINLOCK(kpt_lock);	/* protects kernel page-table updates below the PML4 */
 
-extern char _text[], _etext[], _rodata[], _erodata[], _data[], _kernel_end[];
+extern char _text[], _etext[], _rodata[], _erodata[], _data[], _ksyms[], _kernel_end[];
 void early_paging_live(void);
 
 #define PML4_INDEX(va) (((va) >> 39) & 511)
@@ -113,7 +113,8 @@ void paging_init(void)
 	}
 	map_kernel_section(_text, _etext, 0);
 	map_kernel_section(_rodata, _erodata, PTE_NX);
-	map_kernel_section(_data, _kernel_end, PTE_W | PTE_NX);
+	map_kernel_section(_data, _ksyms, PTE_W | PTE_NX);
+	map_kernel_section(_ksyms, _kernel_end, PTE_NX);
 
 	/* Fixed upper-half slots, so the PML4 never changes after boot. */
 	pt_next(&kernel_pml4[PML4_INDEX(STACK_AREA_BASE)]);
