@@ -13,7 +13,9 @@
 #include <lego/monitor.h>
 #include <lego/selftest.h>
 #include <lego/workqueue.h>
+#include <lego/pci.h>
 #include <lego/string.h>
+#include <lego/net.h>
 #include <asm/apic.h>
 #include <asm/cpu.h>
 
@@ -91,6 +93,7 @@ static int kernel_main(void *unused)
 	system_wq = workqueue_create("events", 1, THREAD_CPU_ANY);
 	if (!system_wq)
 		panic("cannot create the system work queue");
+	net_init();
 
 	if (test_requested("fault"))
 		selftest_fault(test_variant("fault"));
@@ -139,6 +142,7 @@ void start_kernel(void)
 
 	smp_boot_aps();
 	printk(KERN_INFO "lego: cpus: %d online\n", atomic_read(&nr_cpus_online));
+	pci_init();
 	printk(KERN_INFO "lego: memory: %lu KiB free after boot\n",
 	       (unsigned long)(page_alloc_free_bytes() >> 10));
 

@@ -29,7 +29,7 @@ extern const struct selftest __selftests_start[], __selftests_end[];
 
 void selftests_run(void)
 {
-	int passed = 0, failed = 0;
+	int passed = 0, failed = 0, skipped = 0;
 	char why[160];
 
 	for (const struct selftest *t = __selftests_start; t < __selftests_end; t++) {
@@ -38,7 +38,10 @@ void selftests_run(void)
 		u64 t0 = ktime_ns();
 		int r = t->fn(why, sizeof(why));
 		u64 us = (ktime_ns() - t0) / 1000;
-		if (r == 0) {
+		if (r == SELFTEST_SKIP) {
+			skipped++;
+			printk(KERN_INFO "selftest: %s skipped: %s\n", t->name, why);
+		} else if (r == 0) {
 			passed++;
 			printk(KERN_INFO "selftest: %s ok (%lu us)\n", t->name, (unsigned long)us);
 		} else {
@@ -47,7 +50,7 @@ void selftests_run(void)
 		}
 	}
 	current->activity = NULL;
-	printk(KERN_INFO "selftest: %d passed, %d failed\n", passed, failed);
+	printk(KERN_INFO "selftest: %d passed, %d failed, %d skipped\n", passed, failed, skipped);
 }
 
 /* ---- memory ---- */

@@ -32,6 +32,12 @@
 #define ENAMETOOLONG 36
 #define ENOSYS 38
 #define ENOTEMPTY 39
+#define EMSGSIZE 90
+#define EPROTO 71
+#define EBADMSG 74
+#define ENETUNREACH 101
+#define ECONNREFUSED 111
+#define EHOSTUNREACH 113
 #define ETIMEDOUT 110
 #define EALREADY 114
 

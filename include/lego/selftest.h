@@ -6,9 +6,13 @@
 
 struct selftest {
 	const char *name;
-	/* 0 on success; on failure a negative value and a message in why. */
+	/* 0 on success; SELFTEST_SKIP (with the reason in why) when the
+	 * machine lacks what the test needs; on failure a negative value and
+	 * a message in why. */
 	int (*fn)(char *why, size_t len);
 };
+
+#define SELFTEST_SKIP 1
 
 #define SELFTEST(tname, tfn)                                                      \
 	static const struct selftest __selftest_##tfn                            \

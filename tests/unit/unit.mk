@@ -25,6 +25,7 @@ UNIT_SRCS_cmdline := kernel/cmdline.c
 UNIT_SRCS_buddy := kernel/buddy.c
 UNIT_SRCS_kma := kernel/kma.c
 UNIT_SRCS_list :=
+UNIT_SRCS_rpc_proto := net/rpc_proto.c
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(UNIT_DIR)/test_,$(UNIT_TESTS))
