@@ -19,7 +19,7 @@ export PY
 .PHONY: all kernels isos test check check-unit check-qemu run clean distclean setup \
 	defconfig olddefconfig menuconfig savedefconfig gm help
 
-all: kernels isos
+all: kernels isos gm
 
 kernels: $(foreach p,$(PERSONALITIES),kernel-$(p))
 isos: $(foreach p,$(PERSONALITIES),$(BUILD)/legoos-$(p).iso)
@@ -47,6 +47,10 @@ $(BUILD)/legoos-$(1).iso: $(BUILD)/legoos-$(1).elf scripts/mkiso
 	@scripts/mkiso $(1) $$< $$@
 endef
 $(foreach p,$(PERSONALITIES),$(eval $(call personality_rules,$(p))))
+
+# ---- Linux-side programs (global managers, legoctl): own sub-make ----
+gm:
+	@$(MAKE) --no-print-directory -C gm BUILD=$(abspath $(BUILD))/gm
 
 # ---- Kconfig front-ends (act on build/$(P)/.config) ----
 CFG := $(BUILD)/$(P)/.config

@@ -64,6 +64,13 @@ static int ipv4_output(struct netdev *nd, u32 dst, u8 proto, u8 *frame, size_t l
 	ip->src = net_config.ip;
 	ip->dst = dst;
 	ip->csum = inet_csum(ip, sizeof(*ip), 0);
+	if (dst == net_config.ip) {
+		/* To ourselves: deliver directly, as a loopback interface
+		 * would. Handlers only queue work, so this cannot recurse. */
+		net_stats.tx_frames++;
+		ipv4_input(nd, ip, sizeof(*ip) + l4len);
+		return 0;
+	}
 	return arp_output(nd, dst, frame, ETH_HLEN + sizeof(*ip) + l4len);
 }
 

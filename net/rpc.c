@@ -128,7 +128,8 @@ static void send_small(u32 ip, u16 port, u16 src_port, u8 type, u16 opcode, u32 
 		       u64 call_id, const void *payload, u16 len)
 {
 	struct lego_rpc_hdr h;
-	rpc_hdr_build(&h, type, opcode, net_config.node_id, epoch, call_id, 0, 0, len, 0, 0);
+	rpc_hdr_build(&h, type, opcode, net_config.node_id, epoch, call_id, len, 0, len, 0,
+		      lego_rpc_csum(payload, len));
 	udp_send2(src_port, ip, port, &h, sizeof(h), payload, len);
 }
 

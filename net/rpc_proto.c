@@ -44,7 +44,9 @@ int rpc_hdr_check(const void *pkt, size_t len, struct lego_rpc_hdr *h)
 	if (h->type == LEGO_RPC_PROBE || h->type == LEGO_RPC_STATE) {
 		size_t want = h->type == LEGO_RPC_PROBE ? sizeof(struct lego_rpc_probe)
 							 : sizeof(struct lego_rpc_state);
-		if (h->frag_len != want || h->frag_off)
+		/* Single-fragment messages of a fixed size. */
+		if (h->frag_len != want || h->msg_len != want || h->frag_off ||
+		    lego_rpc_csum((const u8 *)pkt + sizeof(*h), want) != h->msg_csum)
 			return -RPC_DROP_PAYLOAD;
 		return 0;
 	}

@@ -100,9 +100,18 @@ static void test_check_rejects(void **s)
 	rpc_hdr_build(&x, LEGO_RPC_REQUEST, 1, 0, 1, 1, 10, 0, 10, -5, 0);	/* status on request */
 	memcpy(buf, &x, sizeof(x));
 	assert_int_equal(rpc_hdr_check(buf, sizeof(x) + 10, &h), -RPC_DROP_RESERVED);
-	rpc_hdr_build(&x, LEGO_RPC_PROBE, 1, 0, 1, 1, 0, 0, 5, 0, 0);	/* probe size */
+	rpc_hdr_build(&x, LEGO_RPC_PROBE, 1, 0, 1, 1, 5, 0, 5, 0, 0);	/* probe size */
 	memcpy(buf, &x, sizeof(x));
 	assert_int_equal(rpc_hdr_check(buf, sizeof(x) + 5, &h), -RPC_DROP_PAYLOAD);
+	struct lego_rpc_probe pr;
+	memset(&pr, 0xa5, sizeof(pr));
+	rpc_hdr_build(&x, LEGO_RPC_PROBE, 1, 0, 1, 1, sizeof(pr), 0, sizeof(pr), 0,
+		      lego_rpc_csum(&pr, sizeof(pr)));
+	memcpy(buf, &x, sizeof(x));
+	memcpy(buf + sizeof(x), &pr, sizeof(pr));
+	assert_int_equal(rpc_hdr_check(buf, sizeof(x) + sizeof(pr), &h), 0);
+	buf[sizeof(x) + 3] ^= 1;	/* payload no longer matches msg_csum */
+	assert_int_equal(rpc_hdr_check(buf, sizeof(x) + sizeof(pr), &h), -RPC_DROP_PAYLOAD);
 	/* An empty message is one empty fragment. */
 	rpc_hdr_build(&x, LEGO_RPC_REQUEST, 1, 0, 1, 1, 0, 0, 0, 0, lego_rpc_csum(NULL, 0));
 	memcpy(buf, &x, sizeof(x));

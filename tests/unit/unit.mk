@@ -25,6 +25,9 @@ UNIT_SRCS_cmdline := kernel/cmdline.c
 UNIT_SRCS_buddy := kernel/buddy.c
 UNIT_SRCS_kma := kernel/kma.c
 UNIT_SRCS_list :=
+# gm/ sources include gm/include headers by relative path (no per-test -I).
+UNIT_SRCS_gm_rpc := gm/lib/rpc.c
+UNIT_SRCS_gm_nodes := gm/lib/nodes.c
 UNIT_SRCS_rpc_proto := net/rpc_proto.c
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))

@@ -74,50 +74,84 @@ void ioapic_init(void)
 	}
 }
 
-int ioapic_route_isa(u8 isa_irq, u8 vector, u32 dest_apic_id)
+/* The I/O APIC and line that serve gsi, or NULL. */
+static struct ioapic *ioapic_of(u32 gsi, u32 *line)
+{
+	for (int i = 0; i < nr_ioapics; i++) {
+		struct ioapic *io = &ioapics[i];
+		if (gsi >= io->gsi_base && gsi < io->gsi_base + io->nr_lines) {
+			*line = gsi - io->gsi_base;
+			return io;
+		}
+	}
+	return NULL;
+}
+
+bool ioapic_has_gsi(u32 gsi)
+{
+	u32 line;
+	return ioapic_of(gsi, &line) != NULL;
+}
+
+u32 ioapic_isa_gsi(u8 isa_irq, bool *level, bool *active_low)
 {
 	u32 gsi = isa_irq;
-	bool active_low = false, level = false;	/* ISA default: edge, active high */
+	bool lvl = false, low = false;	/* ISA default: edge, active high */
 
 	for (int i = 0; i < acpi_madt.nr_overrides; i++) {
 		const struct acpi_override *o = &acpi_madt.overrides[i];
 		if (o->source_irq != isa_irq)
 			continue;
 		gsi = o->gsi;
+		/* MPS INTI flags: polarity bits 1:0, trigger bits 3:2; 3 = low/level. */
 		if ((o->flags & 3) == 3)
-			active_low = true;
+			low = true;
 		if (((o->flags >> 2) & 3) == 3)
-			level = true;
+			lvl = true;
 	}
-	for (int i = 0; i < nr_ioapics; i++) {
-		struct ioapic *io = &ioapics[i];
-		if (gsi < io->gsi_base || gsi >= io->gsi_base + io->nr_lines)
-			continue;
-		u32 line = gsi - io->gsi_base;
-		u32 lo = vector | (active_low ? 1u << 13 : 0) | (level ? 1u << 15 : 0);
-		unsigned long f = spin_lock_irqsave(&ioapic_lock);
-		io_write(io, IOAPIC_REDTBL(line) + 1, dest_apic_id << 24);
-		io_write(io, IOAPIC_REDTBL(line), lo);
-		spin_unlock_irqrestore(&ioapic_lock, f);
-		return 0;
-	}
-	return -ENODEV;
+	if (level)
+		*level = lvl;
+	if (active_low)
+		*active_low = low;
+	return gsi;
+}
+
+int ioapic_route_gsi(u32 gsi, u8 vector, u32 dest_apic_id, bool level, bool active_low)
+{
+	u32 line;
+	struct ioapic *io = ioapic_of(gsi, &line);
+	if (!io)
+		return -ENODEV;
+	u32 lo = vector | (active_low ? 1u << 13 : 0) | (level ? 1u << 15 : 0);
+	unsigned long f = spin_lock_irqsave(&ioapic_lock);
+	/* Destination first: the entry goes live when the low word unmasks it. */
+	io_write(io, IOAPIC_REDTBL(line) + 1, dest_apic_id << 24);
+	io_write(io, IOAPIC_REDTBL(line), lo);
+	spin_unlock_irqrestore(&ioapic_lock, f);
+	return 0;
+}
+
+int ioapic_mask_gsi(u32 gsi)
+{
+	u32 line;
+	struct ioapic *io = ioapic_of(gsi, &line);
+	if (!io)
+		return -ENODEV;
+	unsigned long f = spin_lock_irqsave(&ioapic_lock);
+	/* Keep vector, trigger and polarity; only set the mask bit. */
+	io_write(io, IOAPIC_REDTBL(line), io_read(io, IOAPIC_REDTBL(line)) | 1u << 16);
+	spin_unlock_irqrestore(&ioapic_lock, f);
+	return 0;
+}
+
+int ioapic_route_isa(u8 isa_irq, u8 vector, u32 dest_apic_id)
+{
+	bool level, active_low;
+	u32 gsi = ioapic_isa_gsi(isa_irq, &level, &active_low);
+	return ioapic_route_gsi(gsi, vector, dest_apic_id, level, active_low);
 }
 
 int ioapic_mask_isa(u8 isa_irq)
 {
-	u32 gsi = isa_irq;
-	for (int i = 0; i < acpi_madt.nr_overrides; i++)
-		if (acpi_madt.overrides[i].source_irq == isa_irq)
-			gsi = acpi_madt.overrides[i].gsi;
-	for (int i = 0; i < nr_ioapics; i++) {
-		struct ioapic *io = &ioapics[i];
-		if (gsi < io->gsi_base || gsi >= io->gsi_base + io->nr_lines)
-			continue;
-		unsigned long f = spin_lock_irqsave(&ioapic_lock);
-		io_write(io, IOAPIC_REDTBL(gsi - io->gsi_base), 1u << 16);
-		spin_unlock_irqrestore(&ioapic_lock, f);
-		return 0;
-	}
-	return -ENODEV;
+	return ioapic_mask_gsi(ioapic_isa_gsi(isa_irq, NULL, NULL));
 }

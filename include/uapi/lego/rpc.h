@@ -5,10 +5,23 @@
  * Every message (a request or its reply) is carried in one or more UDP
  * datagrams to/from port LEGO_RPC_PORT, each starting with struct
  * lego_rpc_hdr followed by frag_len payload bytes. All multi-byte fields are
- * little-endian. Fragments of a message are cut at multiples of
- * LEGO_RPC_FRAG_PAYLOAD, so every fragment but the last is full; with the
- * 20-byte IPv4 and 8-byte UDP headers a datagram fits a 1500-byte MTU and
- * IP fragmentation is never used.
+ * little-endian, except fields documented as IPv4 addresses, which keep
+ * network byte order (they are copied, never computed with). Fragments of a
+ * message are cut at multiples of LEGO_RPC_FRAG_PAYLOAD, so every fragment
+ * but the last is full; an empty message is one empty fragment. With the
+ * 20-byte IPv4 and 8-byte UDP headers a datagram fits a 1500-byte MTU and IP
+ * fragmentation is never used.
+ *
+ * PROBE and STATE are single-fragment messages of fixed size: msg_len ==
+ * frag_len == sizeof(their payload struct), frag_off 0, msg_csum over the
+ * payload. Bitmaps (have[]) hold bit i in byte i / 8, bit i % 8 (least
+ * significant first). A receiver drops any datagram whose reserved or
+ * flags fields are not 0 (so version 1 never gives them a meaning).
+ *
+ * A repeated REQUEST fragment for a call that is executing is answered with
+ * STATE RUNNING (the client of a one-fragment request never probes, so this
+ * is how it learns the server is alive); for a call that is done, with the
+ * reply again.
  *
  * A call is identified by (client address, client_epoch, call_id). The
  * client picks a fresh random epoch each time it starts and numbers its
@@ -103,12 +116,12 @@ struct lego_node_info {
 };
 
 /* LEGO_OP_RPC_TEST: the node calls LEGO_OP_PING at target with payloads of
- * sizes min_size..max_size (stepping geometrically by factor 2, and
- * including max_size), count calls per size, from `concurrency` threads at
- * once, checks every echoed byte, and reports. */
+ * sizes min_size..max_size (each next size is twice the last, 0 is followed
+ * by 1, and the last is max_size), count calls per size, from `concurrency`
+ * threads at once, checks every echoed byte, and reports. */
 struct lego_rpc_test_req {
 	uint32_t target_ipv4;		/* network byte order */
-	uint16_t target_port;		/* host byte order; 0 means LEGO_RPC_PORT */
+	uint16_t target_port;		/* little-endian like every number; 0 means LEGO_RPC_PORT */
 	uint16_t concurrency;		/* 1..64 */
 	uint32_t min_size;
 	uint32_t max_size;		/* <= LEGO_RPC_MAX_MSG */
@@ -127,11 +140,17 @@ struct lego_rpc_test_reply {
 	uint64_t bytes;			/* payload bytes sent and received back */
 };
 
+_Static_assert(sizeof(struct lego_node_info) == 80, "wire size");
+_Static_assert(sizeof(struct lego_rpc_test_req) == 24, "wire size");
+_Static_assert(sizeof(struct lego_rpc_test_reply) == 80, "wire size");
+_Static_assert(sizeof(struct lego_rpc_state) == 36, "wire size");
+
 /*
  * Checksum used for msg_csum and hdr_csum: FNV-1a over 64-bit little-endian
  * words (a zero-padded tail word last), folded to 32 bits. Cheap, and good
  * enough to catch reassembly mistakes; the UDP checksum already covers
- * corruption on the wire.
+ * corruption on the wire. This implementation loads words in the host's
+ * order, so it is right on little-endian hosts only (all LegoOS targets).
  */
 static inline uint32_t lego_rpc_csum(const void *data, size_t len)
 {
