@@ -16,7 +16,7 @@ P             ?= processor
 
 export PY
 
-.PHONY: all kernels isos test check check-unit check-qemu run clean distclean setup \
+.PHONY: variants all kernels isos test check check-unit check-qemu run clean distclean setup \
 	defconfig olddefconfig menuconfig savedefconfig gm help
 
 all: kernels isos gm
@@ -52,6 +52,38 @@ $(foreach p,$(PERSONALITIES),$(eval $(call personality_rules,$(p))))
 gm:
 	@$(MAKE) --no-print-directory -C gm BUILD=$(abspath $(BUILD))/gm
 
+# ---- Configuration variants ----
+# arch/x86/configs/variants/<v>.config is a fragment applied on top of each
+# personality's defconfig; `make variant-<v>` builds all three into
+# build/variants/<v>/legoos-<p>.{elf,iso} (used by tests of non-default
+# Kconfig choices; boot them with LEGO_ISO_DIR=build/variants/<v>).
+VARIANTS := $(basename $(notdir $(wildcard arch/x86/configs/variants/*.config)))
+
+define variant_rules
+.PHONY: variant-$(1)
+variant-$(1): $(foreach p,$(PERSONALITIES),$(BUILD)/variants/$(1)/legoos-$(p).iso)
+$(foreach p,$(PERSONALITIES),$(eval $(call variant_personality,$(1),$(p))))
+endef
+
+define variant_personality
+$(BUILD)/variants/$(1)/$(2)/.config: arch/x86/configs/$(2)_defconfig arch/x86/configs/variants/$(1).config
+	@mkdir -p $$(dir $$@)
+	@echo "  DEFCONFIG $(2) + $(1)"
+	@cat $$^ > $$@.defconfig
+	@KCONFIG_CONFIG=$$@ $(PY) -m defconfig --kconfig Kconfig $$@.defconfig >/dev/null
+
+$(BUILD)/variants/$(1)/legoos-$(2).elf: $(BUILD)/variants/$(1)/$(2)/.config FORCE
+	@$$(MAKE) --no-print-directory -f scripts/Makefile.kernel O=$(BUILD)/variants/$(1)/$(2) PERSONALITY=$(2)
+	@cmp -s $(BUILD)/variants/$(1)/$(2)/legoos.elf $$@ || cp $(BUILD)/variants/$(1)/$(2)/legoos.elf $$@
+
+$(BUILD)/variants/$(1)/legoos-$(2).iso: $(BUILD)/variants/$(1)/legoos-$(2).elf scripts/mkiso
+	@scripts/mkiso $(2) $$< $$@
+endef
+
+$(foreach v,$(VARIANTS),$(eval $(call variant_rules,$(v))))
+
+variants: $(foreach v,$(VARIANTS),variant-$(v))
+
 # ---- Kconfig front-ends (act on build/$(P)/.config) ----
 CFG := $(BUILD)/$(P)/.config
 defconfig:
@@ -73,7 +105,7 @@ setup:
 	@scripts/setup
 
 test: setup
-	@$(MAKE) --no-print-directory all unit-build
+	@$(MAKE) --no-print-directory all unit-build variants
 	@scripts/run-tests all
 
 check: test
@@ -81,7 +113,7 @@ check: test
 check-unit: unit-build
 	@scripts/run-tests unit
 
-check-qemu: kernels isos
+check-qemu: kernels isos variants
 	@scripts/run-tests qemu
 
 run: setup

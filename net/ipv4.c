@@ -24,22 +24,37 @@ struct icmp_echo {
 	u16 id, seq;
 } __attribute__((packed));
 
-/* One's-complement sum (RFC 1071); sum carries a partial sum in. */
+/* One's-complement sum (RFC 1071); sum carries a partial sum in, in
+ * network-order 16-bit word terms. The data is summed eight bytes at a time
+ * in host (little-endian) order and byte-swapped once at the end, which the
+ * one's-complement sum allows; this is on every packet's path. */
 u16 inet_csum(const void *data, size_t len, u32 sum)
 {
 	const u8 *p = data;
-	u64 s = sum;
+	u64 s = 0;
 
+	while (len >= 8) {
+		u64 w;
+		memcpy(&w, p, 8);
+		s += (w & 0xffffffff) + (w >> 32);
+		p += 8;
+		len -= 8;
+	}
 	while (len >= 2) {
-		s += (u32)(p[0] << 8 | p[1]);
+		u16 w;
+		memcpy(&w, p, 2);
+		s += w;
 		p += 2;
 		len -= 2;
 	}
 	if (len)
-		s += (u32)(p[0] << 8);
+		s += *p;
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
-	return htons((u16)~s);
+	u64 t = (u64)__builtin_bswap16((u16)s) + sum;
+	while (t >> 16)
+		t = (t & 0xffff) + (t >> 16);
+	return htons((u16)~t);
 }
 
 static u16 ip_id;

@@ -8,7 +8,7 @@
 . "$(dirname -- "$0")/racklib.sh"
 JOBS=1
 
-R=t70-$SFX RE=t70e1000-$SFX
+R=t70-$SFX RE=t70e1000-$SFX RPOLL=t70poll-$SFX
 LEGOCTL=$RACK_ROOT/build/gm/legoctl
 
 # in_rack RACK CMD...: run CMD inside the rack's namespace (output recorded).
@@ -174,7 +174,26 @@ e1000_case() {
 	expect_clean "$RE"
 }
 
-cleanup() { "$RACK" down --name "$R" > /dev/null 2>&1 || true; "$RACK" down --name "$RE" > /dev/null 2>&1 || true; }
+# The other receive mode (Kconfig NET_RX_POLL, built by `make variants`):
+# the receive thread busy-polls on its own core instead of sleeping.
+rx_poll_case() {
+	local iso=$RACK_ROOT/build/variants/rx-poll
+	[ -f "$iso/legoos-processor.iso" ] || { fail "$iso not built (make variants)"; return; }
+	"$RACK" down --name "$RPOLL" > /dev/null 2>&1 || true
+	LEGO_ISO_DIR=$iso rk up --name "$RPOLL" --processor 1 --memory 1
+	keep_logs "$RPOLL"
+	expect_rk_rc 0 "up of the busy-polling kernels must succeed"
+	LOG=$OUT/$CASE.m0.log
+	expect_line 'net: .*polling receive' "m0 busy-polls"
+	rpctest_ok "$RPOLL" p0 m0 --min 1 --max 65536 --count 2 --concurrency 4
+	rk down --name "$RPOLL"
+	expect_clean "$RPOLL"
+}
+
+cleanup() {
+	local r
+	for r in "$R" "$RE" "$RPOLL"; do "$RACK" down --name "$r" > /dev/null 2>&1 || true; done
+}
 trap cleanup EXIT
 
 add_case up up_case
@@ -186,4 +205,5 @@ add_case garbage garbage_case
 add_case dead-peer dead_peer_case
 add_case down down_case
 add_case e1000 e1000_case
+add_case rx-poll rx_poll_case
 run_cases
