@@ -16,6 +16,7 @@
 #include <lego/pci.h>
 #include <lego/string.h>
 #include <lego/net.h>
+#include <lego/gm_client.h>
 #include <asm/apic.h>
 #include <asm/cpu.h>
 
@@ -94,6 +95,7 @@ static int kernel_main(void *unused)
 	if (!system_wq)
 		panic("cannot create the system work queue");
 	net_init();
+	gm_client_start();
 
 	if (test_requested("fault"))
 		selftest_fault(test_variant("fault"));

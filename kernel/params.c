@@ -40,10 +40,15 @@ static int test_param(const char *val, void *arg)
 			if (strlen(test_items[i]) == n && !strncmp(test_items[i], val, n))
 				known = true;
 		if (known) {
-			if (test_list[0])
-				strlcat(test_list, ",", sizeof(test_list));
-			if (strlen(test_list) + n < sizeof(test_list))
+			size_t used = strlen(test_list);
+			if (used + 1 + n < sizeof(test_list)) {
+				if (used)
+					strlcat(test_list, ",", sizeof(test_list));
 				strncat_bounded(test_list, val, n, sizeof(test_list));
+			} else {
+				pr_warn("cmdline: warning: too many lego.test items; '%.*s' ignored\n",
+					(int)n, val);
+			}
 		} else if (n) {
 			pr_warn("cmdline: warning: unknown lego.test item '%.*s' ignored\n", (int)n, val);
 		}

@@ -54,7 +54,7 @@ void smp_handle_call_ipi(void)
 			return;
 		struct call_req *r = e->req;
 		r->fn(r->arg);
-		/* After this the caller may free r and e (they live on its stack). */
+		/* After this the caller may free r and e. */
 		atomic_dec(&r->pending);
 	}
 }
@@ -83,10 +83,11 @@ void smp_call_mask(const unsigned long *mask, smp_call_fn fn, void *arg)
 		panic("smp_call_mask with interrupts disabled (could deadlock)");
 	/* One queue entry per target, so all run in parallel. Without memory
 	 * for them, fall back to one target at a time with a single entry. */
-	struct call_entry *entries = kmalloc(nr_cpus_possible * sizeof(*entries));
+	int ncpus = READ_ONCE(nr_cpus_possible);
+	struct call_entry *entries = kmalloc(ncpus * sizeof(*entries));
 	struct call_entry one;
 	preempt_disable();	/* stay on this CPU while "me" matters */
-	for (int cpu = 0; cpu < nr_cpus_possible; cpu++) {
+	for (int cpu = 0; cpu < ncpus; cpu++) {
 		struct cpu_local *c = cpu_local_of(cpu);
 		if (cpu == me || !bitmap_test_bit(mask, cpu) || !c || !c->online)
 			continue;

@@ -18,16 +18,19 @@ extern char thread_entry[];
 
 static atomic_t next_tid = ATOMIC_INIT(0);
 
+/* The online CPU hosting fewest threads, skipping dedicated CPUs unless
+ * every CPU is dedicated. */
 static int pick_cpu(void)
 {
 	int best = -1;
-	for (int i = 0; i < nr_cpus_possible; i++) {
-		struct cpu_local *c = cpu_local_of(i);
-		if (!c || !c->online)
-			continue;
-		if (best < 0 || sched_nr_threads(i) < sched_nr_threads(best))
-			best = i;
-	}
+	for (int pass = 0; pass < 2 && best < 0; pass++)
+		for (int i = 0; i < nr_cpus_possible; i++) {
+			struct cpu_local *c = cpu_local_of(i);
+			if (!c || !c->online || (pass == 0 && c->dedicated))
+				continue;
+			if (best < 0 || sched_nr_threads(i) < sched_nr_threads(best))
+				best = i;
+		}
 	return best;
 }
 
@@ -106,15 +109,17 @@ void thread_exit(int code)
 
 	if (t->is_idle)
 		panic("idle thread tried to exit");
-	unsigned long f = spin_lock_irqsave(&t->join_lock);
+	/* Interrupts stay off from here: once DEAD, a preemption would switch
+	 * away for good before the joiner is woken. */
+	local_irq_disable();
+	spin_lock(&t->join_lock);
 	t->exit_code = code;
 	sched_thread_dead(t);
 	t->state = THREAD_DEAD;
 	struct thread *joiner = t->joiner;
-	spin_unlock_irqrestore(&t->join_lock, f);
+	spin_unlock(&t->join_lock);
 	if (joiner)
 		thread_wake(joiner);
-	local_irq_disable();
 	schedule();
 	panic("dead thread %s rescheduled", t->name);
 }

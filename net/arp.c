@@ -100,11 +100,11 @@ void arp_input(struct netdev *nd, const void *pkt, size_t len)
 	int nflush = 0;
 	u8 mac[ETH_ALEN];
 
-	net_stats.rx_arp++;
+	NET_STAT_INC(rx_arp);
 	if (len < sizeof(*a) || a->htype != htons(1) || a->ptype != htons(ETH_P_IP) ||
 	    a->hlen != ETH_ALEN || a->plen != 4 || (a->oper != htons(1) && a->oper != htons(2)) ||
 	    (a->sha[0] & 1)) {
-		net_stats.rx_bad_arp++;
+		NET_STAT_INC(rx_bad_arp);
 		return;
 	}
 	if (!net_config.ip)
@@ -180,9 +180,9 @@ int arp_output(struct netdev *nd, u32 ip, void *frame, size_t len)
 		e->q[e->nq].frame = copy;
 		e->q[e->nq].len = len;
 		e->nq++;
-		net_stats.tx_arp_pending++;
+		NET_STAT_INC(tx_arp_pending);
 	} else {
-		net_stats.tx_arp_dropped++;
+		NET_STAT_INC(tx_arp_dropped);
 		ret = -EAGAIN;
 	}
 	spin_unlock_irqrestore(&arp_lock, f);

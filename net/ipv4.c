@@ -65,7 +65,7 @@ static int ipv4_output(struct netdev *nd, u32 dst, u8 proto, u8 *frame, size_t l
 	struct ipv4_hdr *ip = (struct ipv4_hdr *)(frame + ETH_HLEN);
 
 	if (!net_config.ip) {
-		net_stats.tx_no_route++;
+		NET_STAT_INC(tx_no_route);
 		return -ENETUNREACH;
 	}
 	ip->ver_ihl = 0x45;
@@ -81,8 +81,10 @@ static int ipv4_output(struct netdev *nd, u32 dst, u8 proto, u8 *frame, size_t l
 	ip->csum = inet_csum(ip, sizeof(*ip), 0);
 	if (dst == net_config.ip) {
 		/* To ourselves: deliver directly, as a loopback interface
-		 * would. Handlers only queue work, so this cannot recurse. */
-		net_stats.tx_frames++;
+		 * would. Depth is bounded: a request only queues work, and an
+		 * answer the receive path sends itself (STATE, cached reply)
+		 * ends at the client side, which sends nothing back. */
+		NET_STAT_INC(tx_frames);
 		ipv4_input(nd, ip, sizeof(*ip) + l4len);
 		return 0;
 	}
@@ -93,7 +95,7 @@ static void icmp_input(struct netdev *nd, const struct ipv4_hdr *ip, const u8 *p
 {
 	u8 frame[ETH_FRAME_MAX];
 
-	net_stats.rx_icmp++;
+	NET_STAT_INC(rx_icmp);
 	if (len < sizeof(struct icmp_echo) || inet_csum(pkt, len, 0) != 0)
 		return;
 	const struct icmp_echo *e = (const void *)pkt;
@@ -112,25 +114,25 @@ void ipv4_input(struct netdev *nd, const void *pkt, size_t len)
 {
 	const struct ipv4_hdr *ip = pkt;
 
-	net_stats.rx_ip++;
+	NET_STAT_INC(rx_ip);
 	if (len < sizeof(*ip) || (ip->ver_ihl >> 4) != 4 || (ip->ver_ihl & 15) < 5) {
-		net_stats.rx_bad_ip++;
+		NET_STAT_INC(rx_bad_ip);
 		return;
 	}
 	size_t hlen = (size_t)(ip->ver_ihl & 15) * 4;
 	size_t tlen = ntohs(ip->total_len);
 	if (tlen < hlen || tlen > len || hlen > len || inet_csum(ip, hlen, 0) != 0) {
-		net_stats.rx_bad_ip++;
+		NET_STAT_INC(rx_bad_ip);
 		return;
 	}
 	if (ntohs(ip->frag) & 0x3fff) {	/* MF set or non-zero offset */
-		net_stats.rx_frag_dropped++;
+		NET_STAT_INC(rx_frag_dropped);
 		return;
 	}
 	bool bcast = ip->dst == 0xffffffff ||
 		     (net_config.netmask && ip->dst == (net_config.ip | ~net_config.netmask));
 	if (!net_config.ip || (ip->dst != net_config.ip && !bcast)) {
-		net_stats.rx_not_ours++;
+		NET_STAT_INC(rx_not_ours);
 		return;
 	}
 	const u8 *l4 = (const u8 *)pkt + hlen;
@@ -139,7 +141,7 @@ void ipv4_input(struct netdev *nd, const void *pkt, size_t len)
 	else if (ip->proto == IPPROTO_ICMP)
 		icmp_input(nd, ip, l4, tlen - hlen);
 	else
-		net_stats.rx_not_ours++;
+		NET_STAT_INC(rx_not_ours);
 }
 
 int ipv4_send_udp(u32 dst, u8 *frame, size_t l4len);

@@ -114,9 +114,9 @@ void ether_input(struct netdev *nd, const void *frame, size_t len)
 {
 	const u8 *f = frame;
 
-	net_stats.rx_frames++;
+	NET_STAT_INC(rx_frames);
 	if (len < ETH_HLEN) {
-		net_stats.rx_bad_eth++;
+		NET_STAT_INC(rx_bad_eth);
 		return;
 	}
 	u16 type = (u16)(f[12] << 8 | f[13]);
@@ -125,7 +125,7 @@ void ether_input(struct netdev *nd, const void *frame, size_t len)
 	else if (type == ETH_P_IP)
 		ipv4_input(nd, f + ETH_HLEN, len - ETH_HLEN);
 	else
-		net_stats.rx_not_ours++;
+		NET_STAT_INC(rx_not_ours);
 }
 
 int ether_output(struct netdev *nd, const u8 *dst_mac, u16 ethertype, void *frame, size_t len)
@@ -136,7 +136,7 @@ int ether_output(struct netdev *nd, const u8 *dst_mac, u16 ethertype, void *fram
 	memcpy(f + 6, nd->mac, ETH_ALEN);
 	f[12] = (u8)(ethertype >> 8);
 	f[13] = (u8)ethertype;
-	net_stats.tx_frames++;
+	NET_STAT_INC(tx_frames);
 	return netdev_xmit(nd, f, len);
 }
 
@@ -206,8 +206,11 @@ void net_init(void)
 	primary->ops->irq_enable(primary, false);
 
 #ifdef CONFIG_NET_RX_POLL
-	/* The paper's mode: a core of its own, busy polling. */
+	/* The paper's mode: a core of its own, busy polling. Other threads
+	 * created from now on are placed elsewhere. */
 	int cpu = nr_cpus_possible > 1 ? nr_cpus_possible - 1 : 0;
+	if (nr_cpus_possible > 1)
+		cpu_local_of(cpu)->dedicated = true;
 #else
 	int cpu = THREAD_CPU_ANY;
 #endif

@@ -27,6 +27,9 @@
 #include <lego/time.h>
 #include <asm/cpu.h>
 
+/* Counters are bumped from the receive thread, workers and callers alike. */
+#define STAT_INC(x) __atomic_add_fetch(&(x), 1, __ATOMIC_RELAXED)
+
 #define RPC_RTO_INITIAL_NS (20 * NSEC_PER_MSEC)
 #define RPC_RTO_MAX_NS (500 * NSEC_PER_MSEC)
 #define RPC_RETAIN_NS (10 * NSEC_PER_SEC)
@@ -171,11 +174,12 @@ static void rpc_job_run(struct work *w)
 	unsigned long f = spin_lock_irqsave(&table_lock);
 	rpc_table_complete(&table, e, r.reply, r.reply_len, status, ktime_ns());
 	spin_unlock_irqrestore(&table_lock, f);
-	__atomic_add_fetch(&rpc_stats.served, 1, __ATOMIC_RELAXED);
+	STAT_INC(rpc_stats.served);
 	kfree(job);
 }
 
-/* Caller holds table_lock. */
+/* e is DONE: its reply no longer changes. Runs in the receive thread,
+ * the only one that frees DONE entries. */
 static void resend_reply(struct rpc_entry *e, const u8 *skip)
 {
 	u32 csum = lego_rpc_csum(e->reply, e->reply_len);
@@ -202,7 +206,7 @@ static void server_request(const struct lego_rpc_hdr *h, const struct rpc_call_k
 
 	if (!fn) {
 		/* Answer at once; nothing is executed, so nothing to cache. */
-		rpc_stats.unknown_opcode++;
+		STAT_INC(rpc_stats.unknown_opcode);
 		send_frag(k->ip, k->port, LEGO_RPC_PORT, LEGO_RPC_REPLY, h->opcode, k->epoch,
 			  k->call_id, NULL, 0, 0, -ENOSYS, lego_rpc_csum(NULL, 0));
 		return;
@@ -216,17 +220,17 @@ static void server_request(const struct lego_rpc_hdr *h, const struct rpc_call_k
 	if (!e) {
 		e = rpc_table_insert(&table, k, h, now);
 		if (!e) {
-			rpc_stats.table_full++;
+			STAT_INC(rpc_stats.table_full);
 			spin_unlock_irqrestore(&table_lock, f);
 			return;	/* the client retries */
 		}
-		rpc_stats.requests++;
+		STAT_INC(rpc_stats.requests);
 	}
 	switch (e->state) {
 	case RPC_ENTRY_ASSEMBLING: {
 		int r = rpc_reasm_add(&e->req, h, data);
 		if (r < 0) {
-			rpc_stats.rx_dropped[RPC_DROP_FRAG]++;
+			STAT_INC(rpc_stats.rx_dropped[RPC_DROP_FRAG]);
 			break;
 		}
 		rpc_table_touch(&table, e, now);
@@ -235,7 +239,7 @@ static void server_request(const struct lego_rpc_hdr *h, const struct rpc_call_k
 		if (!rpc_reasm_verify(&e->req)) {
 			/* Inconsistent message: forget it; a probe will
 			 * find nothing and the client resends. */
-			rpc_stats.rx_dropped[RPC_DROP_FRAG]++;
+			STAT_INC(rpc_stats.rx_dropped[RPC_DROP_FRAG]);
 			rpc_table_remove(&table, e);
 			break;
 		}
@@ -253,13 +257,17 @@ static void server_request(const struct lego_rpc_hdr *h, const struct rpc_call_k
 		return;
 	}
 	case RPC_ENTRY_RUNNING:
-		rpc_stats.duplicates++;
+		STAT_INC(rpc_stats.duplicates);
+		spin_unlock_irqrestore(&table_lock, f);
 		send_state(k, h->opcode, LEGO_RPC_STATE_RUNNING, NULL);
-		break;
+		return;
 	case RPC_ENTRY_DONE:
-		rpc_stats.duplicates++;
+		/* Send without the lock: DONE entries are freed only by this
+		 * (the receive) thread, so e stays valid. */
+		STAT_INC(rpc_stats.duplicates);
+		spin_unlock_irqrestore(&table_lock, f);
 		resend_reply(e, NULL);
-		break;
+		return;
 	}
 	spin_unlock_irqrestore(&table_lock, f);
 }
@@ -267,17 +275,23 @@ static void server_request(const struct lego_rpc_hdr *h, const struct rpc_call_k
 static void server_probe(const struct lego_rpc_hdr *h, const struct rpc_call_key *k,
 			 const struct lego_rpc_probe *p)
 {
+	u8 have[LEGO_RPC_BITMAP_BYTES];
 	unsigned long f = spin_lock_irqsave(&table_lock);
 	struct rpc_entry *e = rpc_table_find(&table, k);
+	enum rpc_entry_state st = e ? e->state : RPC_ENTRY_ASSEMBLING;
+	if (e && st == RPC_ENTRY_ASSEMBLING)
+		memcpy(have, e->req.have, sizeof(have));
+	spin_unlock_irqrestore(&table_lock, f);
+
+	/* Only this (the receive) thread frees entries, so e stays valid. */
 	if (!e)
 		send_state(k, h->opcode, LEGO_RPC_STATE_UNKNOWN, NULL);
-	else if (e->state == RPC_ENTRY_ASSEMBLING)
-		send_state(k, h->opcode, LEGO_RPC_STATE_PARTIAL, e->req.have);
-	else if (e->state == RPC_ENTRY_RUNNING)
+	else if (st == RPC_ENTRY_ASSEMBLING)
+		send_state(k, h->opcode, LEGO_RPC_STATE_PARTIAL, have);
+	else if (st == RPC_ENTRY_RUNNING)
 		send_state(k, h->opcode, LEGO_RPC_STATE_RUNNING, NULL);
 	else
 		resend_reply(e, p->have);
-	spin_unlock_irqrestore(&table_lock, f);
 }
 
 /* ---- client ---- */
@@ -315,13 +329,13 @@ static struct rpc_pending *pending_find(u64 call_id)
 static void client_packet(const struct lego_rpc_hdr *h, u32 ip, u16 port, const void *data)
 {
 	if (h->client_epoch != my_epoch) {
-		rpc_stats.rx_stray++;
+		STAT_INC(rpc_stats.rx_stray);
 		return;
 	}
 	unsigned long f = spin_lock_irqsave(&pending_lock);
 	struct rpc_pending *p = pending_find(h->call_id);
 	if (!p || p->ip != ip || p->port != port || p->opcode != h->opcode || p->finished) {
-		rpc_stats.rx_stray++;
+		STAT_INC(rpc_stats.rx_stray);
 		goto out;
 	}
 	p->last_alive_ns = ktime_ns();
@@ -346,7 +360,7 @@ static void client_packet(const struct lego_rpc_hdr *h, u32 ip, u16 port, const 
 		p->have_reply = true;
 	}
 	if (rpc_reasm_add(&p->reply, h, data) < 0) {
-		rpc_stats.rx_dropped[RPC_DROP_FRAG]++;
+		STAT_INC(rpc_stats.rx_dropped[RPC_DROP_FRAG]);
 		goto out;
 	}
 	if (rpc_reasm_done(&p->reply)) {
@@ -355,7 +369,7 @@ static void client_packet(const struct lego_rpc_hdr *h, u32 ip, u16 port, const 
 			p->result = p->reply.status;
 		} else {
 			/* Start over: the probe asks for everything again. */
-			rpc_stats.rx_dropped[RPC_DROP_FRAG]++;
+			STAT_INC(rpc_stats.rx_dropped[RPC_DROP_FRAG]);
 			u8 *buf = p->reply.buf;
 			u32 cap = p->reply.cap;
 			memset(&p->reply, 0, sizeof(p->reply));
@@ -394,7 +408,7 @@ int rpc_call(const struct rpc_endpoint *to, u16 opcode, const void *req, u32 req
 	p->call_id = next_call_id++;
 	list_add_tail(&p->node, &pending_calls);
 	spin_unlock_irqrestore(&pending_lock, f);
-	__atomic_add_fetch(&rpc_stats.calls, 1, __ATOMIC_RELAXED);
+	STAT_INC(rpc_stats.calls);
 
 	u32 csum = lego_rpc_csum(req, req_len);
 	send_msg(p->ip, port, RPC_CLIENT_PORT, LEGO_RPC_REQUEST, opcode, my_epoch, p->call_id, req,
@@ -424,7 +438,7 @@ int rpc_call(const struct rpc_endpoint *to, u16 opcode, const void *req, u32 req
 
 		if (silent >= timeout_ns) {
 			result = -ETIMEDOUT;
-			__atomic_add_fetch(&rpc_stats.call_timeouts, 1, __ATOMIC_RELAXED);
+			STAT_INC(rpc_stats.call_timeouts);
 			break;
 		}
 		if (woken && state) {
@@ -439,14 +453,14 @@ int rpc_call(const struct rpc_endpoint *to, u16 opcode, const void *req, u32 req
 		}
 		if (woken)
 			continue;	/* a reply restarted after a bad checksum */
-		__atomic_add_fetch(&rpc_stats.call_retransmits, 1, __ATOMIC_RELAXED);
+		STAT_INC(rpc_stats.call_retransmits);
 		if (!partial_reply && rpc_nfrags(req_len) == 1) {
 			send_msg(p->ip, port, RPC_CLIENT_PORT, LEGO_RPC_REQUEST, opcode, my_epoch,
 				 p->call_id, req, req_len, 0, csum, NULL);
 		} else {
 			struct lego_rpc_probe pr;
 			memcpy(pr.have, reply_have, sizeof(pr.have));
-			__atomic_add_fetch(&rpc_stats.call_probes, 1, __ATOMIC_RELAXED);
+			STAT_INC(rpc_stats.call_probes);
 			send_small(p->ip, port, RPC_CLIENT_PORT, LEGO_RPC_PROBE, opcode, my_epoch,
 				   p->call_id, &pr, sizeof(pr));
 		}
@@ -466,10 +480,10 @@ static void rpc_rx(void *ctx, u32 src_ip, u16 src_port, const void *data, size_t
 {
 	struct lego_rpc_hdr h;
 
-	rpc_stats.rx_datagrams++;
+	STAT_INC(rpc_stats.rx_datagrams);
 	int r = rpc_hdr_check(data, len, &h);
 	if (r < 0) {
-		rpc_stats.rx_dropped[-r]++;
+		STAT_INC(rpc_stats.rx_dropped[-r]);
 		return;
 	}
 	const u8 *payload = (const u8 *)data + sizeof(h);

@@ -42,6 +42,27 @@ static int op_node_info(struct rpc_req *r)
 	return 0;
 }
 
+/* What the managers poll (paper section 4.6): cores and threads, free
+ * memory, request load. Storage space is reported by the storage monitor
+ * once it has a store. */
+static int op_load(struct rpc_req *r)
+{
+	struct lego_load *l = rpc_reply_alloc(r, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	memset(l, 0, sizeof(*l));
+	l->personality = (u32)monitor_personality;
+	l->cpus = (u32)atomic_read(&nr_cpus_online);
+	for (int c = 0; c < nr_cpus_possible; c++)
+		if (cpu_local_of(c))
+			l->threads += (u32)sched_nr_threads(c);
+	l->mem_total_bytes = mem_usable_bytes;
+	l->mem_free_bytes = page_alloc_free_bytes();
+	l->rpc_requests = rpc_stats.served;
+	l->uptime_ns = ktime_ns();
+	return 0;
+}
+
 /* ---- LEGO_OP_RPC_TEST ---- */
 
 struct test_run {
@@ -126,7 +147,8 @@ static int op_rpc_test(struct rpc_req *r)
 	for (u32 s = q->min_size; s < q->max_size; nsizes++)
 		s = s ? (s * 2 > q->max_size ? q->max_size : s * 2) : 1;
 	u64 per_thread = (u64)nsizes * q->count;
-	if (per_thread * q->concurrency > 1000000)
+	/* The latency samples must fit one kmalloc (at most 4 MiB). */
+	if (per_thread * q->concurrency > 400000)
 		return -E2BIG;
 
 	struct test_run *runs = kzalloc(q->concurrency * sizeof(*runs));
@@ -194,4 +216,5 @@ void rpc_builtin_init(void)
 	rpc_register(LEGO_OP_PING, op_ping, "ping");
 	rpc_register(LEGO_OP_NODE_INFO, op_node_info, "node-info");
 	rpc_register(LEGO_OP_RPC_TEST, op_rpc_test, "rpc-test");
+	rpc_register(LEGO_OP_LOAD, op_load, "load");
 }

@@ -59,14 +59,14 @@ void udp_input(struct netdev *nd, u32 src_ip, u32 dst_ip, const void *pkt, size_
 {
 	const struct udp_hdr *u = pkt;
 
-	net_stats.rx_udp++;
+	NET_STAT_INC(rx_udp);
 	if (len < sizeof(*u) || ntohs(u->len) < sizeof(*u) || ntohs(u->len) > len) {
-		net_stats.rx_bad_udp++;
+		NET_STAT_INC(rx_bad_udp);
 		return;
 	}
 	len = ntohs(u->len);
 	if (u->csum && inet_csum(pkt, len, pseudo_sum(src_ip, dst_ip, len)) != 0) {
-		net_stats.rx_bad_udp++;
+		NET_STAT_INC(rx_bad_udp);
 		return;
 	}
 	u16 port = ntohs(u->dst);
@@ -80,7 +80,7 @@ void udp_input(struct netdev *nd, u32 src_ip, u32 dst_ip, const void *pkt, size_
 		}
 	spin_unlock_irqrestore(&udp_lock, f);
 	if (!h) {
-		net_stats.rx_no_port++;
+		NET_STAT_INC(rx_no_port);
 		return;
 	}
 	h(ctx, src_ip, ntohs(u->src), (const u8 *)pkt + sizeof(*u), len - sizeof(*u));

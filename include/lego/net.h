@@ -30,14 +30,15 @@ struct net_config {
 };
 extern struct net_config net_config;
 
-/* Counters for malformed or unwanted input, by layer. Updated by the
- * receive thread only. */
+/* Counters for malformed or unwanted input and for output, by layer.
+ * Bumped from the receive thread and from senders alike: NET_STAT_INC. */
 struct net_stats {
 	u64 rx_frames, rx_bad_eth, rx_arp, rx_bad_arp, rx_ip, rx_bad_ip, rx_not_ours;
 	u64 rx_frag_dropped, rx_icmp, rx_udp, rx_bad_udp, rx_no_port;
 	u64 tx_frames, tx_no_route, tx_arp_pending, tx_arp_dropped;
 };
 extern struct net_stats net_stats;
+#define NET_STAT_INC(field) __atomic_add_fetch(&net_stats.field, 1, __ATOMIC_RELAXED)
 
 void net_init(void);
 struct netdev *net_primary(void);

@@ -142,8 +142,8 @@ int pci_irq_setup(struct pci_dev *dev, irq_handler_t h, void *arg, pci_irq_trigg
  * MSI-X on (INTx off) on first use. Returns the vector or -errno. */
 int pci_msix_setup(struct pci_dev *dev, unsigned entry, irq_handler_t h, void *arg);
 /* Find the I/O APIC input the device's INTx line reaches: unmask pins
- * 16-23 and the Interrupt Line pin (level, active low unless the MADT says
- * otherwise), call trigger, keep the pin that fired and attach h(arg) to it
+ * 16-23 (level, active low) and the Interrupt Line pin (ISA polarity and
+ * trigger unless a MADT override says otherwise), call trigger, keep the pin that fired and attach h(arg) to it
  * (shared with any handler already there). Returns the vector or -errno. */
 int pci_intx_probe(struct pci_dev *dev, irq_handler_t h, void *arg, pci_irq_trigger_t trigger);
 const char *pci_irq_mode_name(enum pci_irq_mode m);

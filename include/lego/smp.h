@@ -42,6 +42,7 @@ struct cpu_local {
 	int irq_depth;			/* this CPU only */
 	bool need_resched;		/* set by timer/IPI, read at irq exit */
 	bool online;
+	bool dedicated;			/* owned by one busy thread: new threads go elsewhere */
 	struct thread *idle;
 	struct runqueue rq;
 	struct timer_base timers;

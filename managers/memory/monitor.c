@@ -3,8 +3,12 @@
 #include <lego/monitor.h>
 #include <lego/printk.h>
 #include <lego/smp.h>
+#include <uapi/lego/gm.h>
 
 const char monitor_name[] = "memory";
+const int monitor_personality = LEGO_PERS_MEMORY;
+/* Memory monitors will replicate data and must hear of deaths. */
+const bool monitor_wants_notify = true;
 
 void monitor_main(void)
 {

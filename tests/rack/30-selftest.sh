@@ -13,8 +13,9 @@ BOOT_TIMEOUT=${LEGO_SELFTEST_TIMEOUT:-150}
 
 selftest_case() {
 	local p=$1 summary passed failed oks
+	shift
 	boot --personality "$p" --smp 4 --mem 512 \
-		--cmdline "lego.test=selftest,poweroff" --fail-on "$PANIC_RE"
+		--cmdline "lego.test=selftest,poweroff${EXTRA_OPTS:+ $EXTRA_OPTS}" --fail-on "$PANIC_RE" "$@"
 	expect_rc 0 "ACPI poweroff after the self-tests"
 	expect_no_panic
 	expect_ready "$p"
@@ -31,5 +32,17 @@ selftest_case() {
 	[ "$oks" -eq "$passed" ] || fail "$oks 'selftest: <name> ok' lines but the summary says $passed passed"
 }
 
+# With a NIC and an address the network self-tests run too: the RPC path
+# end to end over the local loopback (rpc-loopback), and the driver test on
+# the second NIC (the stack owns the first).
+net_selftest_case() {
+	EXTRA_OPTS="lego.ip=10.0.2.15/24" selftest_case memory -- \
+		-netdev user,id=n0 -device virtio-net-pci,netdev=n0 \
+		-netdev user,id=n1 -device e1000,netdev=n1
+	expect_line 'selftest: rpc-loopback ok' "RPC over loopback"
+	expect_line 'selftest: netdev-arp ok' "driver self-test on the second NIC"
+}
+
 add_case processor-smp4 selftest_case processor
+add_case memory-net net_selftest_case
 run_cases

@@ -67,9 +67,19 @@ loss_case() {
 	rk loss --name "$R" 5 --scope all
 	expect_rk_rc 0
 	rpctest_ok "$R" p0 m0 --min 1 --max 131072 --count 2 --concurrency 8
+	# At most once: however many datagrams the loss forced legoctl to
+	# resend, s0 executed each call exactly once (its served counter grows
+	# by the 20 pings plus the first info call itself).
+	local before after
+	in_rack "$R" "$LEGOCTL" info s0
+	before=$(awk '$1 == "rpc_calls_served:" { print $2 }' <<< "$RK_OUT")
 	in_rack "$R" "$LEGOCTL" ping s0 --count 20 --size 8000
 	expect_rk_rc 0 "legoctl ping through 5% loss"
 	expect_out '20 calls, 20 ok, 0 failed, 0 bad data'
+	in_rack "$R" "$LEGOCTL" info s0
+	after=$(awk '$1 == "rpc_calls_served:" { print $2 }' <<< "$RK_OUT")
+	[ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) -eq 21 ] ||
+		fail "s0 served ${before:-?} calls before and ${after:-?} after 20 pings + 1 info: not exactly once each"
 	# The rule really dropped frames: nft counts them.
 	in_rack "$R" nft list table bridge lego_loss
 	grep -Eq 'counter packets [1-9]' <<< "$RK_OUT" || fail "the loss rule dropped nothing"

@@ -95,6 +95,10 @@ static bool start_one(int cpu, u32 apic_id)
 			if (__atomic_compare_exchange_n(&ap_state, &expected, AP_ABANDONED, false,
 							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 				break;
+			/* It is running its set-up: that takes microseconds.
+			 * Far past the deadline it is stuck with our data. */
+			if (ktime_ns() >= deadline + 5 * NSEC_PER_SEC)
+				panic("smp: cpu %d (APIC id %u) started but never came online", cpu, apic_id);
 		}
 		cpu_relax();
 	}

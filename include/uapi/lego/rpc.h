@@ -96,7 +96,8 @@ enum lego_rpc_opcode {
 	LEGO_OP_PING = 0x0001,		/* echo: the reply is the request payload */
 	LEGO_OP_NODE_INFO = 0x0002,	/* reply: struct lego_node_info */
 	LEGO_OP_RPC_TEST = 0x0003,	/* run calls to another node: lego_rpc_test_req -> _reply */
-	/* 0x0100-0x01ff: global managers */
+	LEGO_OP_LOAD = 0x0004,		/* reply: struct lego_load (managers poll it) */
+	/* 0x0100-0x01ff: global managers (gm.h) */
 	/* 0x0200-0x02ff: memory monitor */
 	/* 0x0300-0x03ff: storage monitor */
 	/* 0x0400-0x04ff: processor monitor */
@@ -144,6 +145,22 @@ _Static_assert(sizeof(struct lego_node_info) == 80, "wire size");
 _Static_assert(sizeof(struct lego_rpc_test_req) == 24, "wire size");
 _Static_assert(sizeof(struct lego_rpc_test_reply) == 80, "wire size");
 _Static_assert(sizeof(struct lego_rpc_state) == 36, "wire size");
+
+/* LEGO_OP_LOAD reply: the monitor's view of its own load. */
+struct lego_load {
+	uint32_t personality;
+	uint32_t cpus;
+	uint32_t threads;		/* runnable + blocked kernel and user threads */
+	uint32_t reserved;
+	uint64_t mem_total_bytes;
+	uint64_t mem_free_bytes;
+	uint64_t storage_total_bytes;
+	uint64_t storage_free_bytes;
+	uint64_t rpc_requests;		/* requests served so far (load by rate) */
+	uint64_t uptime_ns;
+};
+
+_Static_assert(sizeof(struct lego_load) == 64, "wire size");
 
 /*
  * Checksum used for msg_csum and hdr_csum: FNV-1a over 64-bit little-endian
