@@ -113,7 +113,7 @@ check: test
 check-unit: unit-build
 	@scripts/run-tests unit
 
-check-qemu: kernels isos variants
+check-qemu: kernels isos variants gm
 	@scripts/run-tests qemu
 
 run: setup

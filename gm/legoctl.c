@@ -1,11 +1,15 @@
 /*
  * legoctl: the user's command-line tool for a LegoOS rack (paper §4.6).
  *
- * This first version talks to nodes with the built-in RPCs every node
- * serves (include/uapi/lego/rpc.h): ping, info, rpctest; lists the rack's
- * nodes; and can itself serve PING/NODE_INFO/RPC_TEST as a Linux baseline.
+ * Talks to nodes with the built-in RPCs every node serves
+ * (include/uapi/lego/rpc.h): ping, info, rpctest; to the global managers
+ * (legoctl_gm.c): nodes, vnode, run, choose; lists the rack's node file
+ * (nodes --local); serves PING/NODE_INFO/RPC_TEST as a Linux baseline
+ * (serve-echo); and plays a monitor for tests (fake-monitor,
+ * legoctl_fake.c).
  *
- * Exit status: 0 success, 1 a call or check failed, 2 usage error.
+ * Exit status: 0 success, 1 a call or operation failed, 2 usage error,
+ * 3 not available yet.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -20,34 +24,55 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include <uapi/lego/gm.h>
 #include "gm/nodes.h"
 #include "gm/rpc.h"
+#include "legoctl.h"
 
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-
-static const char *prog = "legoctl";
+const char *prog = "legoctl";
 
 /* ------------------------------------------------------------------ */
 /* Help                                                                */
 /* ------------------------------------------------------------------ */
 
-struct cmd_help {
-	const char *name;
-	const char *usage;
-	const char *text;
-};
-
 static const struct cmd_help helps[] = {
-	{ "ping", "ping NODE [--size N] [--count N] [--timeout MS] [--interval MS]",
+	{ "nodes", "nodes [--json] [--timeout MS] [--gm IP] | nodes --local [--check] [--timeout MS]",
+	  "Lists the components the global managers know (LEGO_OP_GM_NODES of GPM,\n"
+	  "GMM and GSM, merged by id): ID NAME PERSONALITY ADDRESS STATE SINCE LOAD.\n"
+	  "STATE is alive, dead, or unknown (known from a restarted manager's state\n"
+	  "file, not heard from since). SINCE is the UTC time of the last state change.\n"
+	  "LOAD is the manager's view (last poll plus its own decisions since):\n"
+	  "processor 'cpus/threads', memory 'free/total MiB, requests/s', storage\n"
+	  "'free/total MiB'. A manager that does not answer within --timeout (default\n"
+	  "1000 ms) is reported on stderr; the others are still listed, and the exit\n"
+	  "status is 1. --json prints one JSON object instead.\n"
+	  "--local lists the rack's node file $LEGO_NODES (written by scripts/rack)\n"
+	  "instead; with --check it also asks every node for NODE_INFO (timeout\n"
+	  "default 500 ms per node).\n" },
+	{ "vnode", "vnode create NAME | vnode list | vnode rm NAME  [--json] [--timeout MS] [--gm IP]",
+	  "Creates, lists or removes vNodes (paper section 4.1), kept by GPM. A name\n"
+	  "is 1-15 characters of [a-z0-9_-]. A new vNode gets the next id, the next\n"
+	  "virtual IP of 10.200.0.0/16 and the mount point /vnode/NAME on the storage\n"
+	  "component GSM picks (the one with the most free space). Errors (name taken,\n"
+	  "no such vNode, no storage component alive, a manager not answering) are\n"
+	  "printed on stderr with exit status 1.\n" },
+	{ "run", "run --vnode NAME [--json] [--timeout MS] [--gm IP] -- PATH [ARGS...]",
+	  "Runs the Linux program PATH in vNode NAME. GPM places the new process: a\n"
+	  "processor component (the one with the fewest threads) and a home memory\n"
+	  "component (from GMM); the placement is printed. Executing the program\n"
+	  "arrives with the processor-monitor issue: until then run says so and exits\n"
+	  "with status 3 after a successful placement.\n" },
+	{ "ping", "ping [NODE] [--size N] [--count N] [--timeout MS] [--interval MS] [--gm IP]",
 	  "Calls LEGO_OP_PING on NODE COUNT times (default 4) with SIZE bytes\n"
 	  "(default 64, at most 262144) of a pattern, checks every echoed byte and\n"
 	  "prints each call's round-trip time and a min/median/p99/max summary.\n"
 	  "--timeout is how long a silent node is waited for (default 3000 ms),\n"
 	  "--interval the pause between calls (default 0). Exits 0 only if every\n"
-	  "call succeeded with correct data.\n" },
-	{ "info", "info NODE [--timeout MS]",
-	  "Calls LEGO_OP_NODE_INFO on NODE and prints what it reports.\n" },
+	  "call succeeded with correct data. NODE may also be gpm, gmm or gsm (a\n"
+	  "global manager). Without NODE, pings the three managers once each.\n" },
+	{ "info", "info NODE [--timeout MS] [--gm IP]",
+	  "Calls LEGO_OP_NODE_INFO on NODE (also gpm, gmm, gsm) and prints what it\n"
+	  "reports.\n" },
 	{ "rpctest", "rpctest NODE --target NODE2 [--min N] [--max N] [--count N] [--concurrency N] [--timeout MS]",
 	  "Asks NODE to call LEGO_OP_PING at NODE2 with payload sizes from MIN to MAX\n"
 	  "(doubling, MAX included; defaults 64 and 65536), COUNT calls per size per\n"
@@ -55,14 +80,32 @@ static const struct cmd_help helps[] = {
 	  "prints its report. Exits nonzero on any error or bad data. --timeout\n"
 	  "(default 10000 ms) bounds how long NODE may stay silent; a node that\n"
 	  "answers probes with RUNNING is not silent.\n" },
-	{ "nodes", "nodes [--check] [--timeout MS]",
-	  "Lists the rack's nodes from the file named by $LEGO_NODES (written by\n"
-	  "scripts/rack). With --check, also asks every node for NODE_INFO and shows\n"
-	  "whether it answered (timeout default 500 ms per node).\n" },
+	{ "choose", "choose home|vregion|storage [--bytes N] [--json] [--timeout MS] [--gm IP]",
+	  "Debugging and test tool: asks GMM for the home of a new process\n"
+	  "(LEGO_OP_GMM_HOME) or the owner of a new vRegion of N bytes (default\n"
+	  "16 MiB; LEGO_OP_GMM_VREGION, as a home memory component would), or GSM for\n"
+	  "the storage of a new vNode (LEGO_OP_GSM_PLACE), and prints the choice.\n"
+	  "The manager counts it as a real decision until its next load poll.\n" },
 	{ "serve-echo", "serve-echo [--port P] [--bind IP] [--name NAME] [--node-id N]",
 	  "Serves LEGO_OP_PING, LEGO_OP_NODE_INFO and LEGO_OP_RPC_TEST from Linux\n"
 	  "on UDP port P (default 4700; 0 picks a free one) until SIGINT/SIGTERM,\n"
 	  "then prints the endpoint's counters. Prints the bound address first.\n" },
+	{ "fake-monitor", "fake-monitor --personality P --name NAME [--gm IP] [--port P] [options]",
+	  "TEST TOOL, not part of a real rack: a Linux process that behaves like a\n"
+	  "monitor towards the global managers, for testing them without QEMU. It\n"
+	  "registers with the manager of personality P (processor, memory, storage) at\n"
+	  "--gm IP (default $LEGO_GM, else 198.18.0.1), port --port (default that\n"
+	  "manager's standard port), heartbeats as told, registers again when the\n"
+	  "manager answers -ENOENT, and serves LEGO_OP_LOAD, LEGO_OP_NODE_INFO,\n"
+	  "LEGO_OP_PING and LEGO_OP_GM_NOTIFY on --bind IP (default: the address that\n"
+	  "routes to the manager) port --rpc-port (default 0: any). One line per event\n"
+	  "on stdout. Runs until SIGINT/SIGTERM.\n"
+	  "options: --cpus N (default 2), --threads N (default 1), --mem-mib N (default\n"
+	  "512), --free-mib N (default mem-mib), --storage-mib N and\n"
+	  "--storage-free-mib N (default 1024 for storage, else 0), --req-rate N\n"
+	  "(requests/s reported on top of those served), --incarnation N (default\n"
+	  "random), --notify (ask for death notifications), --no-load (answer\n"
+	  "LEGO_OP_LOAD with -ENOSYS).\n" },
 };
 
 static void usage_all(FILE *f)
@@ -72,13 +115,18 @@ static void usage_all(FILE *f)
 		fprintf(f, "  %s %s\n", prog, helps[i].usage);
 	fprintf(f,
 		"\nNODE is a node name from $LEGO_NODES (one line per node: NAME PERSONALITY\n"
-		"IPV4 MAC NODE_ID PID) or an IPv4 address, either optionally followed by\n"
-		":PORT (default %u).\n"
+		"IPV4 MAC NODE_ID PID), gpm/gmm/gsm (a global manager), or an IPv4 address,\n"
+		"either optionally followed by :PORT (default %u).\n"
+		"\nThe global managers are found at --gm IP, else $LEGO_GM, else 198.18.0.1,\n"
+		"on ports %u (GPM), %u (GMM), %u (GSM); --gpm/--gmm/--gsm IP[:PORT] (or\n"
+		"$LEGO_GPM/$LEGO_GMM/$LEGO_GSM) set one manager's address.\n"
+		"\nexit status: 0 success; 1 a call or operation failed (including a manager\n"
+		"not answering or refusing); 2 usage error; 3 not available yet (run).\n"
 		"'%s help COMMAND' or '%s COMMAND --help' explains a command.\n",
-		LEGO_RPC_PORT, prog, prog);
+		LEGO_RPC_PORT, LEGO_GPM_PORT, LEGO_GMM_PORT, LEGO_GSM_PORT, prog, prog);
 }
 
-static const struct cmd_help *find_help(const char *name)
+const struct cmd_help *find_help(const char *name)
 {
 	for (size_t i = 0; i < sizeof(helps) / sizeof(helps[0]); i++)
 		if (!strcmp(helps[i].name, name))
@@ -86,14 +134,14 @@ static const struct cmd_help *find_help(const char *name)
 	return NULL;
 }
 
-static void usage_cmd(FILE *f, const char *name)
+void usage_cmd(FILE *f, const char *name)
 {
 	const struct cmd_help *h = find_help(name);
 
 	fprintf(f, "usage: %s %s\n\n%s", prog, h->usage, h->text);
 }
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "%s: ", prog);
 	fprintf(stderr, fmt, arg);
@@ -105,19 +153,12 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 /* Argument parsing                                                    */
 /* ------------------------------------------------------------------ */
 
-/* Options take a value as "--opt V" or "--opt=V". */
-struct opt {
-	const char *name;	/* without "--" */
-	bool has_arg;
-	const char *val;	/* value, or "" for a flag that was given */
-};
-
 /*
  * Parses argv[1..] of a command into opts and up to max_pos positional
  * arguments. Returns -1 after printing a usage error, 1 if help was asked
  * for (and printed), 0 otherwise.
  */
-static int parse_args(const char *cmd, int argc, char **argv, struct opt *opts,
+int parse_args(const char *cmd, int argc, char **argv, struct opt *opts,
 		      size_t nopts, const char **pos, size_t max_pos, size_t *npos)
 {
 	*npos = 0;
@@ -166,7 +207,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct opt *opts,
 }
 
 /* Parses a decimal option value in [min, max]; prints an error if bad. */
-static int opt_num(const char *cmd, const struct opt *o, unsigned long long min,
+int opt_num(const char *cmd, const struct opt *o, unsigned long long min,
 		   unsigned long long max, unsigned long long dflt,
 		   unsigned long long *out)
 {
@@ -193,7 +234,7 @@ static int opt_num(const char *cmd, const struct opt *o, unsigned long long min,
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
 	struct timespec ts;
 
@@ -217,14 +258,36 @@ struct target {
 	char label[96];		/* "p0 (198.18.0.2:4700)" or "198.18.0.2:4700" */
 };
 
-static int resolve(struct target *t, const char *spec)
+/* gma: where the managers are, for NODE = gpm/gmm/gsm (NULL: from the
+ * environment only). */
+static int resolve(struct target *t, const char *spec, const struct gm_addrs *gma)
 {
 	char err[256];
-	char ip[INET_ADDRSTRLEN];
+	char ip[INET_ADDRSTRLEN], host[16];
 	struct in_addr a;
+	const char *colon = strchr(spec, ':');
+	int mi;
 
 	t->spec = spec;
-	if (gm_node_resolve(spec, &t->ip, &t->port, &t->node, err, sizeof(err)) < 0) {
+	snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+	if ((mi = gm_mgr_index(host)) >= 0) {
+		struct gm_addrs env;
+		struct opt none[GM_ADDR_NOPTS] = { GM_ADDR_OPTS };
+		unsigned long long port;
+		struct opt po = { "port", true, colon ? colon + 1 : NULL };
+
+		if (!gma) {
+			if (gm_addrs_resolve(none, &env) < 0)
+				return -1;
+			gma = &env;
+		}
+		if (opt_num("ping", &po, 1, 65535, gma->port[mi], &port))
+			return -1;
+		memset(&t->node, 0, sizeof(t->node));
+		snprintf(t->node.name, sizeof(t->node.name), "%s", gm_mgr_names[mi]);
+		t->ip = gma->ip[mi];
+		t->port = (uint16_t)port;
+	} else if (gm_node_resolve(spec, &t->ip, &t->port, &t->node, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return -1;
 	}
@@ -237,7 +300,7 @@ static int resolve(struct target *t, const char *spec)
 	return 0;
 }
 
-static struct gm_rpc_ep *open_client(void)
+struct gm_rpc_ep *open_client(void)
 {
 	struct gm_rpc_ep *ep;
 	int r = gm_rpc_open(&ep, htonl(INADDR_ANY), 0);
@@ -249,7 +312,7 @@ static struct gm_rpc_ep *open_client(void)
 	return ep;
 }
 
-static const char *errname(int err)
+const char *errname(int err)
 {
 	return err == -ETIMEDOUT ? "timed out (node not answering)" : strerror(-err);
 }
@@ -301,23 +364,27 @@ static size_t pattern_check(const uint8_t *buf, size_t len, uint64_t seq)
 static int cmd_ping(int argc, char **argv)
 {
 	struct opt opts[] = { { "size", true, NULL }, { "count", true, NULL },
-			      { "timeout", true, NULL }, { "interval", true, NULL } };
+			      { "timeout", true, NULL }, { "interval", true, NULL },
+			      GM_ADDR_OPTS };
 	const char *pos[1];
 	size_t npos;
 	unsigned long long size, count, timeout, interval;
 	struct target t;
-	int r = parse_args("ping", argc, argv, opts, 4, pos, 1, &npos);
+	struct gm_addrs gma;
+	int r = parse_args("ping", argc, argv, opts, 4 + GM_ADDR_NOPTS, pos, 1, &npos);
 
 	if (r)
 		return r > 0 ? 0 : EXIT_USAGE;
-	if (npos != 1)
-		return usage_error("ping", "%s", "missing NODE");
 	if (opt_num("ping", &opts[0], 0, LEGO_RPC_MAX_MSG, 64, &size) ||
 	    opt_num("ping", &opts[1], 1, 1000000, 4, &count) ||
 	    opt_num("ping", &opts[2], 1, 3600000, GM_RPC_DEFAULT_TIMEOUT_MS, &timeout) ||
 	    opt_num("ping", &opts[3], 0, 3600000, 0, &interval))
 		return EXIT_USAGE;
-	if (resolve(&t, pos[0]) < 0)
+	if (gm_addrs_resolve(&opts[4], &gma) < 0)
+		return EXIT_USAGE;
+	if (npos == 0)
+		return gm_ping_managers(&gma, opts[2].val ? (unsigned)timeout : 1000, false);
+	if (resolve(&t, pos[0], &gma) < 0)
 		return EXIT_FAIL;
 
 	struct gm_rpc_ep *ep = open_client();
@@ -389,7 +456,7 @@ static int cmd_ping(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 
 /* Copies a fixed-size wire string, which a faulty node may not terminate. */
-static void wire_str(char *out, const char *in, size_t n)
+void wire_str(char *out, const char *in, size_t n)
 {
 	memcpy(out, in, n);
 	out[n - 1] = '\0';
@@ -397,7 +464,7 @@ static void wire_str(char *out, const char *in, size_t n)
 
 static int cmd_info(int argc, char **argv)
 {
-	struct opt opts[] = { { "timeout", true, NULL } };
+	struct opt opts[] = { { "timeout", true, NULL }, GM_ADDR_OPTS };
 	const char *pos[1];
 	size_t npos, got = 0;
 	unsigned long long timeout;
@@ -406,7 +473,8 @@ static int cmd_info(int argc, char **argv)
 	char name[sizeof(ni.name)], pers[sizeof(ni.personality)], ip[INET_ADDRSTRLEN];
 	struct in_addr a;
 	struct gm_rpc_ep *ep;
-	int r = parse_args("info", argc, argv, opts, 1, pos, 1, &npos);
+	struct gm_addrs gma;
+	int r = parse_args("info", argc, argv, opts, 1 + GM_ADDR_NOPTS, pos, 1, &npos);
 
 	if (r)
 		return r > 0 ? 0 : EXIT_USAGE;
@@ -414,7 +482,9 @@ static int cmd_info(int argc, char **argv)
 		return usage_error("info", "%s", "missing NODE");
 	if (opt_num("info", &opts[0], 1, 3600000, GM_RPC_DEFAULT_TIMEOUT_MS, &timeout))
 		return EXIT_USAGE;
-	if (resolve(&t, pos[0]) < 0 || !(ep = open_client()))
+	if (gm_addrs_resolve(&opts[1], &gma) < 0)
+		return EXIT_USAGE;
+	if (resolve(&t, pos[0], &gma) < 0 || !(ep = open_client()))
 		return EXIT_FAIL;
 	r = gm_rpc_call(ep, t.ip, t.port, LEGO_OP_NODE_INFO, NULL, 0, &ni, sizeof(ni),
 			&got, (int)timeout);
@@ -500,7 +570,7 @@ static int cmd_rpctest(int argc, char **argv)
 		fprintf(stderr, "%s: --min (%llu) is larger than --max (%llu)\n", prog, min, max);
 		return EXIT_USAGE;
 	}
-	if (resolve(&t, pos[0]) < 0 || resolve(&tgt, opts[0].val) < 0)
+	if (resolve(&t, pos[0], NULL) < 0 || resolve(&tgt, opts[0].val, NULL) < 0)
 		return EXIT_FAIL;
 
 	memset(&req, 0, sizeof(req));
@@ -536,9 +606,10 @@ static int cmd_rpctest(int argc, char **argv)
 /* nodes                                                               */
 /* ------------------------------------------------------------------ */
 
-static int cmd_nodes(int argc, char **argv)
+int cmd_nodes_local(int argc, char **argv)
 {
-	struct opt opts[] = { { "check", false, NULL }, { "timeout", true, NULL } };
+	struct opt opts[] = { { "check", false, NULL }, { "timeout", true, NULL },
+			      { "local", false, NULL } };
 	const char *pos[1];
 	size_t npos, n;
 	unsigned long long timeout;
@@ -547,7 +618,7 @@ static int cmd_nodes(int argc, char **argv)
 	unsigned bad = 0;
 	const char *path = getenv(GM_NODES_ENV);
 	bool check;
-	int r = parse_args("nodes", argc, argv, opts, 2, pos, 0, &npos), rc = 0;
+	int r = parse_args("nodes", argc, argv, opts, 3, pos, 0, &npos), rc = 0;
 
 	if (r)
 		return r > 0 ? 0 : EXIT_USAGE;
@@ -885,7 +956,9 @@ int main(int argc, char **argv)
 		int (*fn)(int, char **);
 	} cmds[] = {
 		{ "ping", cmd_ping }, { "info", cmd_info }, { "rpctest", cmd_rpctest },
-		{ "nodes", cmd_nodes }, { "serve-echo", cmd_serve_echo },
+		{ "nodes", cmd_gm_nodes }, { "serve-echo", cmd_serve_echo },
+		{ "vnode", cmd_vnode }, { "run", cmd_run }, { "choose", cmd_choose },
+		{ "fake-monitor", cmd_fake_monitor },
 	};
 
 	if (argc < 2) {

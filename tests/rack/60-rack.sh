@@ -49,8 +49,9 @@ up_case() {
 		LOG=$OUT/$CASE.$n.log
 		expect_ready "$p"
 		expect_no_panic
-		expect_line "lego\.name=$n lego\.node=$id lego\.ip=$(ere_quote "$ip")/15 lego\.gm=198\.18\.0\.1" \
+		expect_line "lego\.name=$n lego\.ip=$(ere_quote "$ip")/15 lego\.gm=198\.18\.0\.1" \
 			"rack kernel options reached $n"
+		expect_line "gm: registered with g[pms]md as node $id " "$n got its id from its manager"
 	done
 	local lines
 	lines=$(wc -l < "$RACK_DIR/$R/nodes")

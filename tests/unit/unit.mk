@@ -28,6 +28,9 @@ UNIT_SRCS_list :=
 # gm/ sources include gm/include headers by relative path (no per-test -I).
 UNIT_SRCS_gm_rpc := gm/lib/rpc.c
 UNIT_SRCS_gm_nodes := gm/lib/nodes.c
+UNIT_SRCS_gm_policy := gm/lib/policy.c
+UNIT_SRCS_gm_registry := gm/lib/registry.c gm/lib/statefile.c
+UNIT_SRCS_gm_state := gm/lib/statefile.c gm/lib/vnode.c
 UNIT_SRCS_rpc_proto := net/rpc_proto.c
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))

@@ -192,7 +192,8 @@ struct lego_gpm_vnode_list_reply {
  * answers with a negative errno status:
  *   -EINVAL        malformed request: wrong size, invalid field
  *   -ENOENT        unknown (node_id, incarnation) in a heartbeat; unknown vNode
- *   -EEXIST        vNode name already taken
+ *   -EEXIST        vNode name already taken; REGISTER of a name that a live
+ *                  component at another address holds (retry later)
  *   -EHOSTDOWN     no component of the needed kind is alive
  *   -ENOSPC        no alive component has enough free memory; id range,
  *                  component table or vNode table full
