@@ -689,8 +689,12 @@ rack_wait_state() {
 	return 1
 }
 
+# id_of NODE: the id the managers gave NODE, as scripts/rack recorded it.
+# Nodes boot in parallel, so ids follow registration order, not names.
+id_of() { awk -v n="$1" '$1 == n { print $5 }' "$RACK_DIR/$R/nodes"; }
+
 rack_case() {
-	local dead=1500 t0 t1 n id
+	local dead=1500 t0 t1 n id M0 M1 M2
 	R=t80-$SFX
 	W=$OUT/$CASE.work
 	mkdir -p -- "$W"
@@ -700,11 +704,11 @@ rack_case() {
 	expect_rk_rc 0 "up with managers"
 	[ "$RK_RC" -eq 0 ] || return
 	# All register (with their managers' ids) and show in legoctl nodes.
-	local want="1000 p0 processor
-1001 p1 processor
-2000 m0 memory
-2001 m1 memory
-3000 s0 storage"
+	local want
+	want=$(awk '{ print $5, $1, $2 }' "$RACK_DIR/$R/nodes" | sort)
+	[ "$(awk '{ print $5 }' "$RACK_DIR/$R/nodes" | sort | tr '\n' ' ')" = "1000 1001 2000 2001 3000 " ] ||
+		fail "ids recorded in the nodes file: $(awk '{ print $1 "=" $5 }' "$RACK_DIR/$R/nodes" | tr '\n' ' ')"
+	M0=$(id_of m0) M1=$(id_of m1)
 	local end=$(($(now_ms) + 10000))
 	while [ "$(now_ms)" -lt "$end" ]; do
 		rlc nodes > /dev/null
@@ -713,29 +717,29 @@ rack_case() {
 	done
 	rlc nodes
 	expect_rk_rc 0 "legoctl nodes in the rack"
-	for id in 1000 1001 2000 2001 3000; do
-		expect_out "^$id +[pms][01] .* alive " "node $id registered and alive"
+	for n in p0 p1 m0 m1 s0; do
+		expect_out "^$(id_of "$n") +$n .* alive " "$n registered and alive"
 	done
 	rack_choices 6 > "$W/before"
-	grep -qx 2001 "$W/before" || fail "GMM never chose m1: $(tr '\n' ' ' < "$W/before")"
+	grep -qx "$M1" "$W/before" || fail "GMM never chose m1: $(tr '\n' ' ' < "$W/before")"
 
 	# scripts/rack kill: dead within the bound; GMM stops choosing it.
 	t0=$(now_ms)
 	rk kill --name "$R" m1
 	expect_rk_rc 0
-	rack_wait_state 2001 dead $((dead + 3000))
+	rack_wait_state "$M1" dead $((dead + 3000))
 	t1=$(now_ms)
 	[ $((t1 - t0)) -le $((dead + 1000)) ] ||
 		fail "m1 declared dead $((t1 - t0)) ms after the kill (bound $dead + 1000 ms)"
 	echo "m1 declared dead $((t1 - t0)) ms after the kill"
 	LOG=$RACK_DIR/$R/gmmd.log
-	expect_line "$TS_RE gmmd: m1 \\(id 2001, 198\\.18\\.2\\.2\\) dead: no heartbeat for [0-9]+ ms"
+	expect_line "$TS_RE gmmd: m1 \\(id $M1, 198\\.18\\.2\\.2\\) dead: no heartbeat for [0-9]+ ms"
 	rack_choices 8 > "$W/after"
 	[ "$(wc -l < "$W/after")" -eq 8 ] || fail "choices failed after the death"
-	grep -qx 2001 "$W/after" && fail "GMM chose dead m1: $(tr '\n' ' ' < "$W/after")"
+	grep -qx "$M1" "$W/after" && fail "GMM chose dead m1: $(tr '\n' ' ' < "$W/after")"
 	# The other memory monitor asked to be told.
 	end=$(($(now_ms) + 3000))
-	until grep -q 'gm: told that node 2001 (memory) died' "$RACK_DIR/$R/m0.log" 2> /dev/null; do
+	until grep -q "gm: told that node $M1 (memory) died" "$RACK_DIR/$R/m0.log" 2> /dev/null; do
 		[ "$(now_ms)" -lt "$end" ] || { fail "m0 was not told of m1's death"; break; }
 		sleep 0.1
 	done
@@ -743,9 +747,11 @@ rack_case() {
 	# scripts/rack add memory: a new node registers and GMM chooses it.
 	rk add --name "$R" memory
 	expect_rk_rc 0 "add memory"
-	rack_wait_state 2002 alive 10000
+	M2=$(id_of m2)
+	[ "$M2" = 2002 ] || fail "the added m2 got id '$M2', expected 2002 (ids are never reused)"
+	rack_wait_state "$M2" alive 10000
 	rack_choices 6 > "$W/added"
-	grep -qx 2002 "$W/added" || fail "GMM did not choose the added m2: $(tr '\n' ' ' < "$W/added")"
+	grep -qx "$M2" "$W/added" || fail "GMM did not choose the added m2: $(tr '\n' ' ' < "$W/added")"
 
 	# Restarting gmmd (and gpmd) keeps vNodes and ids.
 	rlc vnode create web
@@ -756,17 +762,17 @@ rack_case() {
 	local vn=$RK_OUT
 	rk manager --name "$R" restart gmmd
 	expect_rk_rc 0
-	rack_wait_state 2000 alive 5000
-	rack_wait_state 2002 alive 5000
-	[ "$(rack_state 2001)" = dead ] || fail "dead m1 came back as '$(rack_state 2001)'"
+	rack_wait_state "$M0" alive 5000
+	rack_wait_state "$M2" alive 5000
+	[ "$(rack_state "$M1")" = dead ] || fail "dead m1 came back as '$(rack_state "$M1")'"
 	rlc nodes
-	expect_out '^2000 +m0 ' "m0 keeps id 2000"
-	expect_out '^2002 +m2 ' "m2 keeps id 2002"
+	expect_out "^$M0 +m0 " "m0 keeps id $M0"
+	expect_out "^$M2 +m2 " "m2 keeps id $M2"
 	rlc vnode list --json
 	[ "$RK_OUT" = "$vn" ] || fail "vNodes changed across the gmmd restart"
 	rk manager --name "$R" restart gpmd
 	expect_rk_rc 0
-	rack_wait_state 1000 alive 5000
+	rack_wait_state "$(id_of p0)" alive 5000
 	rlc vnode list --json
 	[ "$RK_OUT" = "$vn" ] || fail "vNodes changed across the gpmd restart"
 	rlc run --vnode web -- /bin/true
