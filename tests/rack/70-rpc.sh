@@ -90,30 +90,12 @@ garbage_case() {
 	# Random bytes, truncated and corrupted headers, wrong versions and
 	# magic, lying lengths and fragment offsets, unknown types: sent at
 	# both RPC ports of m0, then m0 must still serve correct calls.
-	in_rack "$R" /usr/bin/python3 - 198.18.2.1 <<'PY'
-import os, random, socket, struct, sys
+	in_rack "$R" env PYTHONPATH="$RACK_ROOT/tests/rack" /usr/bin/python3 - 198.18.2.1 <<'PY'
+import os, random, socket, sys
 ip = sys.argv[1]
 random.seed(7)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-def csum(b):
-    h = 0xcbf29ce484222325
-    n = len(b) - len(b) % 8
-    for i in range(0, n, 8):
-        h = ((h ^ int.from_bytes(b[i:i+8], 'little')) * 0x100000001b3) & (2**64 - 1)
-    if len(b) % 8:
-        w = int.from_bytes(b[n:] + bytes(8 - len(b) % 8), 'little')
-        h = ((h ^ w ^ ((len(b) % 8) << 56)) * 0x100000001b3) & (2**64 - 1)
-    return (h ^ (h >> 32)) & 0xffffffff
-def hdr(**f):
-    v = dict(magic=0x474c, version=1, type=1, opcode=1, flags=0, src=0, epoch=5, call=1,
-             msg_len=10, off=0, flen=10, res=0, status=0, mcsum=0)
-    v.update(f)
-    b = struct.pack('<HBBHHIIQIIHHiII', v['magic'], v['version'], v['type'], v['opcode'],
-                    v['flags'], v['src'], v['epoch'], v['call'], v['msg_len'], v['off'],
-                    v['flen'], v['res'], v['status'], v['mcsum'], 0)
-    if f.get('good_csum', True):
-        b = b[:-4] + struct.pack('<I', csum(b))
-    return b
+from rpcwire import header as hdr
 sent = 0
 for i in range(3000):
     k = i % 10

@@ -556,20 +556,12 @@ fuzz_case() {
 	lc vnode create web
 	expect_lc 0
 
-	/usr/bin/python3 - 127.0.0.1 "$P_GPM" "$P_GMM" "$P_GSM" <<'PY'
+	PYTHONPATH="$RACK_ROOT/tests/rack" /usr/bin/python3 - 127.0.0.1 "$P_GPM" "$P_GMM" "$P_GSM" <<'PY'
 import os, random, socket, struct, sys
 ip, ports = sys.argv[1], [int(p) for p in sys.argv[2:5]]
 random.seed(80)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-def csum(b):
-    h = 0xcbf29ce484222325
-    n = len(b) - len(b) % 8
-    for i in range(0, n, 8):
-        h = ((h ^ int.from_bytes(b[i:i+8], 'little')) * 0x100000001b3) & (2**64 - 1)
-    if len(b) % 8:
-        w = int.from_bytes(b[n:] + bytes(8 - len(b) % 8), 'little')
-        h = ((h ^ w ^ ((len(b) % 8) << 56)) * 0x100000001b3) & (2**64 - 1)
-    return (h ^ (h >> 32)) & 0xffffffff
+from rpcwire import csum
 def hdr(opcode, call, msg_len, off, flen, mcsum, typ=1, epoch=77, good=True, **kw):
     b = struct.pack('<HBBHHIIQIIHHiII', kw.get('magic', 0x474c), kw.get('version', 1), typ,
                     opcode, kw.get('flags', 0), 0, epoch, call, msg_len, off, flen,
