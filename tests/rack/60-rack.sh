@@ -194,6 +194,29 @@ kill_case() {
 	expect_rk_rc 1 "p0 is not running any more"
 }
 
+# restart: a killed node boots again with its name, address and MAC; to
+# the managers it is a reboot, so it registers under a new id and the old
+# id stays dead. A running node cannot be restarted.
+restart_case() {
+	local old new
+	old=$(node_field p0 5)
+	rk restart --name "$R" s0
+	expect_rk_rc 1 "s0 is still running"
+	expect_out "still running"
+	rk restart --name "$R" p0
+	expect_rk_rc 0 "restart of the killed p0"
+	new=$(node_field p0 5)
+	[ -n "$new" ] && [ "$new" != "$old" ] || fail "p0 re-registered with id '$new' (was $old); a reboot gets a new id"
+	rk status --name "$R"
+	[ "$(state_of p0)" = running ] || fail "status: p0 is '$(state_of p0)' after restart"
+	rk exec --name "$R" -- "$RACK_ROOT/build/gm/legoctl" nodes
+	expect_out "^$old +p0 .* dead " "the old id is dead"
+	expect_out "^$new +p0 .* alive " "the new id is alive"
+	rk exec --name "$R" -- "$RACK_ROOT/build/gm/legoctl" ping p0 --count 2
+	expect_rk_rc 0 "the restarted p0 answers"
+	[ -f "$RACK_DIR/$R/s0.img" ] || fail "storage node s0 has no disk image"
+}
+
 down_case() {
 	local sleeper
 	# A process started in the namespace (like a manager) goes with the rack.
@@ -353,6 +376,7 @@ add_case ping-nodes ping_case
 add_case loss loss_case
 add_case error-messages errors_case
 add_case kill-p0 kill_case
+add_case restart-p0 restart_case
 add_case down-leaves-no-trace down_case
 add_case down-idempotent down_again_case
 add_case two-racks-side-by-side two_racks_case
