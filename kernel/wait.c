@@ -34,25 +34,19 @@ bool finish_wait(struct wait_queue *wq, struct wait_entry *w)
 	return taken;
 }
 
+static void wake_locked(struct wait_queue *wq, bool all);
+
 void wake_up_one(struct wait_queue *wq)
 {
 	unsigned long f = spin_lock_irqsave(&wq->lock);
-	if (!list_empty(&wq->waiters)) {
-		struct wait_entry *w = list_first_entry(&wq->waiters, struct wait_entry, node);
-		list_del_init(&w->node);
-		thread_wake(w->thread);
-	}
+	wake_locked(wq, false);
 	spin_unlock_irqrestore(&wq->lock, f);
 }
 
 void wake_up_all(struct wait_queue *wq)
 {
 	unsigned long f = spin_lock_irqsave(&wq->lock);
-	while (!list_empty(&wq->waiters)) {
-		struct wait_entry *w = list_first_entry(&wq->waiters, struct wait_entry, node);
-		list_del_init(&w->node);
-		thread_wake(w->thread);
-	}
+	wake_locked(wq, true);
 	spin_unlock_irqrestore(&wq->lock, f);
 }
 
@@ -98,21 +92,36 @@ void completion_init(struct completion *c)
 
 #define COMPLETION_ALL (~0u)
 
+/* Caller holds wq->lock. */
+static void wake_locked(struct wait_queue *wq, bool all)
+{
+	while (!list_empty(&wq->waiters)) {
+		struct wait_entry *w = list_first_entry(&wq->waiters, struct wait_entry, node);
+		list_del_init(&w->node);
+		thread_wake(w->thread);
+		if (!all)
+			break;
+	}
+}
+
+/* The wake-up happens under the lock: the completion may live on the
+ * waiter's stack, and once we unlock the waiter may consume it and return,
+ * so the unlock must be our last touch of it. */
 void complete(struct completion *c)
 {
 	unsigned long f = spin_lock_irqsave(&c->wq.lock);
 	if (c->done != COMPLETION_ALL)
 		c->done++;
+	wake_locked(&c->wq, false);
 	spin_unlock_irqrestore(&c->wq.lock, f);
-	wake_up_one(&c->wq);
 }
 
 void complete_all(struct completion *c)
 {
 	unsigned long f = spin_lock_irqsave(&c->wq.lock);
 	c->done = COMPLETION_ALL;
+	wake_locked(&c->wq, true);
 	spin_unlock_irqrestore(&c->wq.lock, f);
-	wake_up_all(&c->wq);
 }
 
 static bool completion_consume(struct completion *c)

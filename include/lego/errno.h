@@ -20,25 +20,33 @@
 #define EFAULT 14
 #define EBUSY 16
 #define EEXIST 17
+#define EXDEV 18
 #define ENODEV 19
 #define ENOTDIR 20
 #define EISDIR 21
 #define EINVAL 22
 #define ENFILE 23
 #define EMFILE 24
+#define EFBIG 27
 #define ENOSPC 28
+#define EROFS 30
 #define ERANGE 34
 #define EDEADLK 35
 #define ENAMETOOLONG 36
 #define ENOSYS 38
 #define ENOTEMPTY 39
+#define ELOOP 40
+#define ENODATA 61
 #define EMSGSIZE 90
 #define EPROTO 71
 #define EBADMSG 74
 #define ENETUNREACH 101
 #define ECONNREFUSED 111
 #define EHOSTUNREACH 113
+#define EOPNOTSUPP 95
 #define ETIMEDOUT 110
 #define EALREADY 114
+#define ESTALE 116
+#define EUCLEAN 117
 
 #endif
