@@ -17,9 +17,9 @@ P             ?= processor
 export PY
 
 .PHONY: variants all kernels isos test check check-unit check-qemu run clean distclean setup \
-	defconfig olddefconfig menuconfig savedefconfig gm help
+	defconfig olddefconfig menuconfig savedefconfig gm tools help
 
-all: kernels isos gm
+all: kernels isos gm tools
 
 kernels: $(foreach p,$(PERSONALITIES),kernel-$(p))
 isos: $(foreach p,$(PERSONALITIES),$(BUILD)/legoos-$(p).iso)
@@ -51,6 +51,28 @@ $(foreach p,$(PERSONALITIES),$(eval $(call personality_rules,$(p))))
 # ---- Linux-side programs (global managers, legoctl): own sub-make ----
 gm:
 	@$(MAKE) --no-print-directory -C gm BUILD=$(abspath $(BUILD))/gm
+
+# ---- Host tools (build/tools/): mklegofs, built from the kernel's own
+# LegoFS format code (pure logic, compiled with -D__KERNEL_HOSTTEST__) ----
+TOOLS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wmissing-prototypes -D__KERNEL_HOSTTEST__ -Iinclude -MMD -MP
+MKLEGOFS_SRCS := tools/mklegofs.c managers/storage/legofs.c managers/storage/legofs_core.c \
+	managers/storage/legofs_extent.c managers/storage/legofs_ht.c \
+	managers/storage/legofs_check.c managers/storage/legofs_util.c
+MKLEGOFS_OBJS := $(MKLEGOFS_SRCS:%.c=$(BUILD)/tools/obj/%.o)
+
+tools: $(BUILD)/tools/mklegofs
+
+$(BUILD)/tools/mklegofs: $(MKLEGOFS_OBJS)
+	@echo "  LD        $@"
+	@gcc -o $@ $^
+
+$(BUILD)/tools/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC    $<"
+	@gcc $(TOOLS_CFLAGS) -c $< -o $@
+
+-include $(MKLEGOFS_OBJS:.o=.d)
 
 # ---- Configuration variants ----
 # arch/x86/configs/variants/<v>.config is a fragment applied on top of each

@@ -32,6 +32,10 @@ UNIT_SRCS_gm_policy := gm/lib/policy.c
 UNIT_SRCS_gm_registry := gm/lib/registry.c gm/lib/statefile.c
 UNIT_SRCS_gm_state := gm/lib/statefile.c gm/lib/vnode.c
 UNIT_SRCS_rpc_proto := net/rpc_proto.c
+UNIT_SRCS_legofs := managers/storage/legofs.c managers/storage/legofs_core.c \
+	managers/storage/legofs_extent.c managers/storage/legofs_ht.c \
+	managers/storage/legofs_check.c managers/storage/legofs_util.c
+UNIT_SRCS_legofs_model := $(UNIT_SRCS_legofs)
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(UNIT_DIR)/test_,$(UNIT_TESTS))
