@@ -6,80 +6,59 @@
 
 #include "../include/gm/policy.h"
 
-/* Ties go to the lowest node id, independent of the array order. */
-static int pol_better_id(const struct gm_pol_comp *a, const struct gm_pol_comp *b)
+static uint64_t key_threads(const struct gm_pol_comp *c) { return c->threads; }
+static uint64_t key_load(const struct gm_pol_comp *c) { return c->load; }
+static uint64_t key_mem_free(const struct gm_pol_comp *c) { return c->mem_free_bytes; }
+static uint64_t key_storage_free(const struct gm_pol_comp *c) { return c->storage_free_bytes; }
+
+/*
+ * The one selection loop behind every policy: among the components whose
+ * `room` (if given) is at least need_bytes, the one with the smallest (or,
+ * with most, the largest) key; ties go to the lowest node id, independent of
+ * the array order. -EHOSTDOWN for an empty snapshot, -ENOSPC when no
+ * component has room.
+ */
+static int pol_pick(const struct gm_pol_comp *c, size_t n, uint64_t need_bytes,
+		    uint64_t (*room)(const struct gm_pol_comp *),
+		    uint64_t (*key)(const struct gm_pol_comp *), int most)
 {
-	return a->node_id < b->node_id;
+	int best = -1;
+
+	if (n == 0)
+		return -EHOSTDOWN;
+	for (size_t i = 0; i < n; i++) {
+		if (room && room(&c[i]) < need_bytes)
+			continue;
+		if (best < 0) {
+			best = (int)i;
+			continue;
+		}
+		uint64_t ki = key(&c[i]), kb = key(&c[best]);
+		if ((most ? ki > kb : ki < kb) || (ki == kb && c[i].node_id < c[best].node_id))
+			best = (int)i;
+	}
+	return best < 0 ? -ENOSPC : best;
 }
 
 int gm_policy_fewest_threads(const struct gm_pol_comp *c, size_t n, uint64_t need_bytes)
 {
-	int best = -1;
-
 	(void)need_bytes;
-	if (n == 0)
-		return -EHOSTDOWN;
-	for (size_t i = 0; i < n; i++) {
-		const struct gm_pol_comp *b = best < 0 ? NULL : &c[best];
-
-		if (!b || c[i].threads < b->threads ||
-		    (c[i].threads == b->threads && pol_better_id(&c[i], b)))
-			best = (int)i;
-	}
-	return best;
+	return pol_pick(c, n, 0, NULL, key_threads, 0);
 }
 
 int gm_policy_least_loaded_memory(const struct gm_pol_comp *c, size_t n, uint64_t need_bytes)
 {
-	int best = -1;
-
-	if (n == 0)
-		return -EHOSTDOWN;
-	for (size_t i = 0; i < n; i++) {
-		const struct gm_pol_comp *b = best < 0 ? NULL : &c[best];
-
-		if (c[i].mem_free_bytes < need_bytes)
-			continue;
-		if (!b || c[i].load < b->load || (c[i].load == b->load && pol_better_id(&c[i], b)))
-			best = (int)i;
-	}
-	return best < 0 ? -ENOSPC : best;
+	return pol_pick(c, n, need_bytes, key_mem_free, key_load, 0);
 }
 
 int gm_policy_most_free_memory(const struct gm_pol_comp *c, size_t n, uint64_t need_bytes)
 {
-	int best = -1;
-
-	if (n == 0)
-		return -EHOSTDOWN;
-	for (size_t i = 0; i < n; i++) {
-		const struct gm_pol_comp *b = best < 0 ? NULL : &c[best];
-
-		if (c[i].mem_free_bytes < need_bytes)
-			continue;
-		if (!b || c[i].mem_free_bytes > b->mem_free_bytes ||
-		    (c[i].mem_free_bytes == b->mem_free_bytes && pol_better_id(&c[i], b)))
-			best = (int)i;
-	}
-	return best < 0 ? -ENOSPC : best;
+	return pol_pick(c, n, need_bytes, key_mem_free, key_mem_free, 1);
 }
 
 int gm_policy_most_free_storage(const struct gm_pol_comp *c, size_t n, uint64_t need_bytes)
 {
-	int best = -1;
-
-	if (n == 0)
-		return -EHOSTDOWN;
-	for (size_t i = 0; i < n; i++) {
-		const struct gm_pol_comp *b = best < 0 ? NULL : &c[best];
-
-		if (c[i].storage_free_bytes < need_bytes)
-			continue;
-		if (!b || c[i].storage_free_bytes > b->storage_free_bytes ||
-		    (c[i].storage_free_bytes == b->storage_free_bytes && pol_better_id(&c[i], b)))
-			best = (int)i;
-	}
-	return best < 0 ? -ENOSPC : best;
+	return pol_pick(c, n, need_bytes, key_storage_free, key_storage_free, 1);
 }
 
 const struct gm_policies gm_policies_default = {
