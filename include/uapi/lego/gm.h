@@ -67,6 +67,10 @@ struct lego_gm_register_req {
 };
 
 #define LEGO_GM_REG_WANT_NOTIFY 0x0001	/* tell me when a component dies */
+/* Added with the storage monitor: the component is up but cannot serve
+ * (e.g. an sComponent whose disk holds a corrupt or foreign image). It is
+ * listed, kept alive by heartbeats, and never chosen by a policy. */
+#define LEGO_GM_REG_UNHEALTHY 0x0002
 
 struct lego_gm_register_reply {
 	uint32_t node_id;
