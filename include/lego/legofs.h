@@ -567,6 +567,8 @@ int lfs_bfree(struct lfs_fs *fs, u64 start, u64 n);
 int lfs_block_busy(struct lfs_fs *fs, u64 blk, bool *busy);
 int lfs_count_free(struct lfs_fs *fs);
 int lfs_inode_get(struct lfs_fs *fs, u32 ino, struct lfs_buf **b, struct lfs_inode **ip);
+/* A copy of inode ino. */
+int lfs_inode_read(struct lfs_fs *fs, u32 ino, struct lfs_inode *out);
 int lfs_ref_get(struct lfs_fs *fs, u32 ino, u32 *val);
 int lfs_ref_set(struct lfs_fs *fs, u32 ino, u32 val);
 int lfs_inode_alloc(struct lfs_fs *fs, u32 mode, u32 *ino);

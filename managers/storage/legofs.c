@@ -445,18 +445,6 @@ static int parent_dir(struct lfs_fs *fs, struct lfs_vref *v, const char *path, s
 	return pe->type == LFS_DT_DIR ? 0 : -ENOTDIR;
 }
 
-static int inode_read(struct lfs_fs *fs, u32 ino, struct lfs_inode *out)
-{
-	struct lfs_buf *b;
-	struct lfs_inode *ip;
-	int r = lfs_inode_get(fs, ino, &b, &ip);
-
-	if (r)
-		return r;
-	*out = *ip;
-	lfs_bput(fs, b);
-	return 0;
-}
 
 /* The namespace entry path -> *ino is about to change its inode: if the
  * inode is shared with other vNodes, give this entry a private copy (data
@@ -472,7 +460,7 @@ static int inode_private(struct lfs_fs *fs, struct lfs_vref *v, const char *path
 
 	if (r || ref <= 1)
 		return r;
-	r = inode_read(fs, *ino, &old);
+	r = lfs_inode_read(fs, *ino, &old);
 	if (!r)
 		r = lfs_inode_alloc(fs, old.mode, &nino);
 	if (r)
@@ -703,23 +691,31 @@ int lfs_vnode_list(struct lfs_fs *fs, u32 *ids, u32 max)
 /* ---------------------------------------------------------------------- */
 /* Requests                                                                */
 
-int lfs_stat(struct lfs_fs *fs, u32 vnode, const char *path, struct lfs_stat *st)
+/* The read-only calls' lookup: validate, find the vNode, look the path up. */
+static int rd_lookup(struct lfs_fs *fs, u32 vnode, const char *path, struct lfs_hent *he)
 {
 	struct lfs_vref v;
-	struct lfs_hent he;
-	struct lfs_inode in;
 	size_t len;
 	int r = lfs_path_validate(path, &len);
 
 	if (r)
 		return r;
 	r = lfs_vnode_get(fs, vnode, &v);
-	if (r)
-		return rd_end(fs, r);
-	r = lookup(fs, &v, path, len, &he);
+	if (!r) {
+		r = lookup(fs, &v, path, len, he);
+		lfs_vnode_put(fs, &v);
+	}
+	return rd_end(fs, r);
+}
+
+int lfs_stat(struct lfs_fs *fs, u32 vnode, const char *path, struct lfs_stat *st)
+{
+	struct lfs_hent he;
+	struct lfs_inode in;
+	int r = rd_lookup(fs, vnode, path, &he);
+
 	if (!r)
-		r = inode_read(fs, he.ino, &in);
-	lfs_vnode_put(fs, &v);
+		r = lfs_inode_read(fs, he.ino, &in);
 	if (r)
 		return rd_end(fs, r);
 	memset(st, 0, sizeof(*st));
@@ -894,24 +890,15 @@ int lfs_symlink(struct lfs_fs *fs, u32 vnode, const char *target, const char *li
 
 s64 lfs_readlink(struct lfs_fs *fs, u32 vnode, const char *path, char *buf, u64 bufsize)
 {
-	struct lfs_vref v;
 	struct lfs_hent he;
 	struct lfs_inode in;
-	size_t len;
 	s64 n;
-	int r = lfs_path_validate(path, &len);
+	int r = rd_lookup(fs, vnode, path, &he);
 
-	if (r)
-		return r;
-	r = lfs_vnode_get(fs, vnode, &v);
-	if (r)
-		return rd_end(fs, r);
-	r = lookup(fs, &v, path, len, &he);
-	lfs_vnode_put(fs, &v);
 	if (!r && he.type != LFS_DT_LNK)
 		r = -EINVAL;
 	if (!r)
-		r = inode_read(fs, he.ino, &in);
+		r = lfs_inode_read(fs, he.ino, &in);
 	if (r)
 		return rd_end(fs, r);
 	if (in.size == 0 || in.size >= LFS_PATH_MAX) {
@@ -938,19 +925,10 @@ s64 lfs_readlink(struct lfs_fs *fs, u32 vnode, const char *path, char *buf, u64 
 
 s64 lfs_read(struct lfs_fs *fs, u32 vnode, const char *path, u64 off, void *buf, u64 len)
 {
-	struct lfs_vref v;
 	struct lfs_hent he;
-	size_t plen;
 	s64 n;
-	int r = lfs_path_validate(path, &plen);
+	int r = rd_lookup(fs, vnode, path, &he);
 
-	if (r)
-		return r;
-	r = lfs_vnode_get(fs, vnode, &v);
-	if (r)
-		return rd_end(fs, r);
-	r = lookup(fs, &v, path, plen, &he);
-	lfs_vnode_put(fs, &v);
 	if (!r && he.type == LFS_DT_DIR)
 		r = -EISDIR;
 	else if (!r && he.type != LFS_DT_REG)
@@ -1058,7 +1036,7 @@ static int do_append(struct lfs_fs *fs, u32 vnode, const char *path, size_t plen
 	if (!r || r == -ENOENT)
 		r = file_for_write(fs, &v, path, plen, &ino, true);
 	if (!r)
-		r = inode_read(fs, ino, &in);
+		r = lfs_inode_read(fs, ino, &in);
 	if (!r && in.size + len > LFS_MAX_FILE_SIZE)
 		r = -EFBIG;
 	if (!r && len)
@@ -1086,40 +1064,9 @@ int lfs_append(struct lfs_fs *fs, u32 vnode, const char *path, const void *buf, 
 	return r;
 }
 
-static int do_unlink(struct lfs_fs *fs, u32 vnode, const char *path, size_t len)
-{
-	struct lfs_vref v;
-	struct lfs_hent he;
-	int r = lfs_vnode_get(fs, vnode, &v);
-
-	if (r)
-		return r;
-	r = lookup(fs, &v, path, len, &he);
-	if (!r && he.type == LFS_DT_DIR)
-		r = -EISDIR;
-	if (!r)
-		r = lfs_ht_remove(fs, &v, path, len);
-	if (!r)
-		r = lfs_inode_unref(fs, he.ino);
-	if (!r)
-		r = dir_adjust(fs, &v, path, parent_len(path, len), -1, 0);
-	lfs_vnode_put(fs, &v);
-	return r;
-}
-
-int lfs_unlink(struct lfs_fs *fs, u32 vnode, const char *path)
-{
-	size_t len;
-	int r = lfs_path_validate(path, &len);
-
-	if (r)
-		return r;
-	if (len == 1)
-		return -EISDIR;
-	return RUN_OP(fs, do_unlink(fs, vnode, path, len));
-}
-
-static int do_rmdir(struct lfs_fs *fs, u32 vnode, const char *path, size_t len)
+/* unlink (dir false) and rmdir (dir true): the same removal, with the
+ * type check and the parent's subdirectory count depending on the kind. */
+static int do_remove(struct lfs_fs *fs, u32 vnode, const char *path, size_t len, bool dir)
 {
 	struct lfs_vref v;
 	struct lfs_hent he;
@@ -1129,32 +1076,44 @@ static int do_rmdir(struct lfs_fs *fs, u32 vnode, const char *path, size_t len)
 	if (r)
 		return r;
 	r = lookup(fs, &v, path, len, &he);
-	if (!r && he.type != LFS_DT_DIR)
+	if (!r && !dir && he.type == LFS_DT_DIR)
+		r = -EISDIR;
+	if (!r && dir && he.type != LFS_DT_DIR)
 		r = -ENOTDIR;
-	if (!r)
-		r = inode_read(fs, he.ino, &in);
-	if (!r && in.nchild)
+	if (!r && dir)
+		r = lfs_inode_read(fs, he.ino, &in);
+	if (!r && dir && in.nchild)
 		r = -ENOTEMPTY;
 	if (!r)
 		r = lfs_ht_remove(fs, &v, path, len);
 	if (!r)
 		r = lfs_inode_unref(fs, he.ino);
 	if (!r)
-		r = dir_adjust(fs, &v, path, parent_len(path, len), -1, -1);
+		r = dir_adjust(fs, &v, path, parent_len(path, len), -1, dir ? -1 : 0);
 	lfs_vnode_put(fs, &v);
 	return r;
 }
 
-int lfs_rmdir(struct lfs_fs *fs, u32 vnode, const char *path)
+static int remove_path(struct lfs_fs *fs, u32 vnode, const char *path, bool dir)
 {
 	size_t len;
 	int r = lfs_path_validate(path, &len);
 
 	if (r)
 		return r;
-	if (len == 1)
-		return -EBUSY;
-	return RUN_OP(fs, do_rmdir(fs, vnode, path, len));
+	if (len == 1)	/* "/" */
+		return dir ? -EBUSY : -EISDIR;
+	return RUN_OP(fs, do_remove(fs, vnode, path, len, dir));
+}
+
+int lfs_unlink(struct lfs_fs *fs, u32 vnode, const char *path)
+{
+	return remove_path(fs, vnode, path, false);
+}
+
+int lfs_rmdir(struct lfs_fs *fs, u32 vnode, const char *path)
+{
+	return remove_path(fs, vnode, path, true);
 }
 
 /* Directory rename: collect a batch of entries below `from`, move them,
@@ -1266,7 +1225,7 @@ static int do_rename(struct lfs_fs *fs, u32 vnode, const char *from, size_t flen
 			r = -ENOTDIR;
 		else if (!isdir && te.type == LFS_DT_DIR)
 			r = -EISDIR;
-		else if (isdir && !(r = inode_read(fs, te.ino, &tin)) && tin.nchild)
+		else if (isdir && !(r = lfs_inode_read(fs, te.ino, &tin)) && tin.nchild)
 			r = -ENOTEMPTY;
 	} else if (r == -ENOENT) {
 		r = 0;

@@ -1018,6 +1018,19 @@ int lfs_inode_get(struct lfs_fs *fs, u32 ino, struct lfs_buf **b, struct lfs_ino
 	return 0;
 }
 
+int lfs_inode_read(struct lfs_fs *fs, u32 ino, struct lfs_inode *out)
+{
+	struct lfs_buf *b;
+	struct lfs_inode *ip;
+	int r = lfs_inode_get(fs, ino, &b, &ip);
+
+	if (r)
+		return r;
+	*out = *ip;
+	lfs_bput(fs, b);
+	return 0;
+}
+
 static int ref_block(struct lfs_fs *fs, u32 ino, struct lfs_buf **b, u16 **p)
 {
 	int r;

@@ -527,15 +527,12 @@ int lfs_ext_free_all(struct lfs_fs *fs, u32 ino)
 
 static int inode_size(struct lfs_fs *fs, u32 ino, u64 *size)
 {
-	struct lfs_buf *b;
-	struct lfs_inode *ip;
-	int r = lfs_inode_get(fs, ino, &b, &ip);
+	struct lfs_inode in;
+	int r = lfs_inode_read(fs, ino, &in);
 
-	if (r)
-		return r;
-	*size = ip->size;
-	lfs_bput(fs, b);
-	return 0;
+	if (!r)
+		*size = in.size;
+	return r;
 }
 
 s64 lfs_file_read(struct lfs_fs *fs, u32 ino, u64 off, void *buf, u64 len)
