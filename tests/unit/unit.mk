@@ -32,6 +32,7 @@ UNIT_SRCS_gm_policy := gm/lib/policy.c
 UNIT_SRCS_gm_registry := gm/lib/registry.c gm/lib/statefile.c
 UNIT_SRCS_gm_state := gm/lib/statefile.c gm/lib/vnode.c
 UNIT_SRCS_rpc_proto := net/rpc_proto.c
+UNIT_SRCS_elf_load := managers/memory/elf_load.c
 UNIT_SRCS_legofs := managers/storage/legofs.c managers/storage/legofs_core.c \
 	managers/storage/legofs_extent.c managers/storage/legofs_ht.c \
 	managers/storage/legofs_check.c managers/storage/legofs_util.c
