@@ -95,6 +95,12 @@ static int kernel_main(void *unused)
 	if (!system_wq)
 		panic("cannot create the system work queue");
 	net_init();
+	/* The monitor's own service comes up before the node registers, so
+	 * that the registration can tell the manager what the node offers
+	 * and whether it is healthy, and the first request finds it ready. */
+	current->activity = "monitor init";
+	monitor_init();
+	current->activity = "kernel init";
 	gm_client_start();
 
 	if (test_requested("fault"))

@@ -43,8 +43,8 @@ static int op_node_info(struct rpc_req *r)
 }
 
 /* What the managers poll (paper section 4.6): cores and threads, free
- * memory, request load. Storage space is reported by the storage monitor
- * once it has a store. */
+ * memory, request load; the personality adds its own figures (storage
+ * space of an sComponent's store). */
 static int op_load(struct rpc_req *r)
 {
 	struct lego_load *l = rpc_reply_alloc(r, sizeof(*l));
@@ -60,6 +60,7 @@ static int op_load(struct rpc_req *r)
 	l->mem_free_bytes = page_alloc_free_bytes();
 	l->rpc_requests = rpc_stats.served;
 	l->uptime_ns = ktime_ns();
+	monitor_load(l);
 	return 0;
 }
 

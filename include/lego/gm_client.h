@@ -10,6 +10,12 @@
  * Without lego.gm= the node runs unmanaged. */
 void gm_client_start(void);
 
+/* What monitor_reg_info reports has changed (e.g. the storage monitor's
+ * store went read-only): the heartbeat thread registers again, with the
+ * same incarnation, so the manager keeps the node id and learns the new
+ * flags. Any context that may not sleep is fine; it only sets a flag. */
+void gm_client_refresh(void);
+
 /* A component died (LEGO_OP_GM_NOTIFY); monitors that keep state about
  * other components (memory replication) hook in here. */
 typedef void (*gm_death_hook_t)(u32 node_id, u32 personality);

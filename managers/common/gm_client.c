@@ -26,6 +26,7 @@ static unsigned gm_wait_ms = 10000;
 static u32 incarnation;
 static u32 heartbeat_ms = 200;
 static bool registered;		/* written by the registering thread only */
+static bool refresh_wanted;	/* gm_client_refresh: register again (atomic) */
 
 #define MAX_DEATH_HOOKS 4
 static gm_death_hook_t death_hooks[MAX_DEATH_HOOKS];
@@ -74,9 +75,14 @@ static int gm_register(unsigned timeout_ms)
 			 net_primary()->mac[5]);
 	q.ipv4 = net_config.ip;
 	q.rpc_port = LEGO_RPC_PORT;
-	q.flags = monitor_wants_notify ? LEGO_GM_REG_WANT_NOTIFY : 0;
+	/* Asked at every registration: the monitor's health may have
+	 * changed since the last one (e.g. its store went read-only). */
+	struct monitor_reg_info ri = { 0, 0 };
+	monitor_reg_info(&ri);
+	q.flags = (monitor_wants_notify ? LEGO_GM_REG_WANT_NOTIFY : 0) | ri.flags;
 	q.cpus = (u32)atomic_read(&nr_cpus_online);
 	q.mem_bytes = mem_usable_bytes;
+	q.storage_bytes = ri.storage_bytes;
 	int r = rpc_call(&ep, LEGO_OP_GM_REGISTER, &q, sizeof(q), &rep, sizeof(rep), &got, timeout_ms);
 	if (r < 0)
 		return r;
@@ -86,9 +92,10 @@ static int gm_register(unsigned timeout_ms)
 	net_config.node_id = rep.node_id;
 	if (rep.heartbeat_ms >= 10 && rep.heartbeat_ms <= 60000)
 		heartbeat_ms = rep.heartbeat_ms;
-	printk(KERN_INFO "gm: registered with %s as node %u (heartbeat %u ms, dead after %u ms)%s\n",
+	printk(KERN_INFO "gm: registered with %s as node %u (heartbeat %u ms, dead after %u ms)%s%s\n",
 	       manager_name(), rep.node_id, heartbeat_ms, rep.dead_after_ms,
-	       old && old != rep.node_id ? " (replacing the command line's id)" : "");
+	       old && old != rep.node_id ? " (replacing the command line's id)" : "",
+	       q.flags & LEGO_GM_REG_UNHEALTHY ? ", flagged unhealthy" : "");
 	registered = true;
 	return 0;
 }
@@ -104,6 +111,11 @@ static int heartbeat_thread(void *arg)
 				msleep(500);
 				continue;
 			}
+		} else if (__atomic_exchange_n(&refresh_wanted, false, __ATOMIC_ACQ_REL)) {
+			/* Same incarnation: the manager keeps our id and takes
+			 * the new flags. Keep asking until it has heard. */
+			if (gm_register(1000) < 0)
+				__atomic_store_n(&refresh_wanted, true, __ATOMIC_RELEASE);
 		}
 		msleep(heartbeat_ms);
 		struct lego_gm_heartbeat_req hb = { net_config.node_id, incarnation };
@@ -140,6 +152,11 @@ static int op_notify(struct rpc_req *r)
 			h(n->node_id, n->personality);
 	}
 	return 0;
+}
+
+void gm_client_refresh(void)
+{
+	__atomic_store_n(&refresh_wanted, true, __ATOMIC_RELEASE);
 }
 
 void gm_client_on_death(gm_death_hook_t hook)

@@ -10,6 +10,20 @@ const int monitor_personality = LEGO_PERS_MEMORY;
 /* Memory monitors will replicate data and must hear of deaths. */
 const bool monitor_wants_notify = true;
 
+/* Nothing to bring up before registering yet. */
+void monitor_init(void)
+{
+}
+
+void monitor_reg_info(struct monitor_reg_info *ri)
+{
+}
+
+/* The core's load figures say it all; no storage. */
+void monitor_load(struct lego_load *l)
+{
+}
+
 void monitor_main(void)
 {
 	int cpus = atomic_read(&nr_cpus_online);

@@ -1,14 +1,38 @@
-/* Storage monitor entry point. For now it only announces that the node is
- * up; the storage component's services arrive with later issues. */
+/* Storage monitor entry points (paper §4.5). Before the node registers
+ * with GSM, the store is mounted and the file service registered
+ * (store.c, service.c), so that GSM learns the node's capacity and health
+ * in the registration and every request that follows can be served. */
 #include <lego/monitor.h>
 #include <lego/printk.h>
 #include <lego/smp.h>
 #include <uapi/lego/gm.h>
+#include "storage.h"
 
 const char monitor_name[] = "storage";
 const int monitor_personality = LEGO_PERS_STORAGE;
 /* Memory monitors will replicate data and must hear of deaths. */
 const bool monitor_wants_notify = false;
+
+void monitor_init(void)
+{
+	store_init();
+	service_init();
+	store_start_sync();
+}
+
+/* A node without a usable store registers all the same (operators see it
+ * in legoctl nodes) but flagged unhealthy, so that GSM never places a
+ * vNode's files on it. */
+void monitor_reg_info(struct monitor_reg_info *ri)
+{
+	ri->flags |= store_reg_flags();
+	ri->storage_bytes = store_capacity_bytes();
+}
+
+void monitor_load(struct lego_load *l)
+{
+	store_load(&l->storage_total_bytes, &l->storage_free_bytes);
+}
 
 void monitor_main(void)
 {

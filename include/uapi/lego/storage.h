@@ -13,6 +13,9 @@
  * new vNode's namespace is initialised (copy-on-write); vNode ids 1.. are
  * the ones GPM assigns.
  *
+ * Request fields an opcode does not use are ignored (send zeros). Modes are
+ * masked with 07777.
+ *
  * Every request starts with struct lego_st_req, followed by path_len bytes
  * of path, path2_len bytes of a second path, then the data (the rest of
  * the message; only WRITE and APPEND carry data, and then `len` must equal
@@ -171,9 +174,10 @@ struct lego_st_statfs {
 };
 
 struct lego_st_vnode_list {
-	uint32_t count;			/* vNodes, vNode 0 included */
-	uint32_t reserved;
-	uint32_t ids[];			/* at most 8192 */
+	uint32_t count;			/* ids in this reply (at most 8192) */
+	uint32_t total;			/* vNodes on the sComponent, vNode 0 included;
+					 * more than count when the list was cut */
+	uint32_t ids[];
 };
 #define LEGO_ST_VNODE_LIST_MAX 8192u
 
