@@ -57,13 +57,16 @@ static int gmmd_option(void *arg, const char *name, const char *val, char *err, 
 	return -EINVAL;
 }
 
-static int gmmd_no_memory(int r, void *reply, size_t reply_max, size_t *reply_len,
-			  uint64_t need, bool msg)
+static int gmmd_no_memory(struct gmmd *g, int r, void *reply, size_t reply_max,
+			  size_t *reply_len, uint64_t need, bool msg)
 {
+	char why[96];
+
 	if (!msg)
 		return r;	/* monitors get the bare status (gm.h) */
 	if (r == -EHOSTDOWN)
-		return gm_errmsg(r, reply, reply_max, reply_len, "no memory component is alive");
+		return gm_errmsg(r, reply, reply_max, reply_len, "%s",
+				 gm_mgr_none_alive(g->m, why, sizeof(why)));
 	if (r == -ENOSPC)
 		return gm_errmsg(r, reply, reply_max, reply_len,
 				 "no alive memory component has %" PRIu64 " MiB free", need >> 20);
@@ -87,7 +90,7 @@ static int gmmd_h_home(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req 
 	if (r < 0) {
 		gm_log("no home for a new process: %s",
 		       r == -EHOSTDOWN ? "no memory component alive" : "none has enough free memory");
-		return gmmd_no_memory(r, reply, reply_max, reply_len, g->home_min_bytes, true);
+		return gmmd_no_memory(g, r, reply, reply_max, reply_len, g->home_min_bytes, true);
 	}
 	/* A home soon holds the process's first vRegion. */
 	gm_reg_charge(gm_mgr_registry(g->m), ch.node_id, 0, g->home_min_bytes, 1);
@@ -118,7 +121,7 @@ static int gmmd_h_vregion(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_r
 	if (r < 0) {
 		gm_log("no owner for a vRegion of %" PRIu64 " bytes: %s", q.bytes,
 		       r == -EHOSTDOWN ? "no memory component alive" : "none has enough free memory");
-		return gmmd_no_memory(r, reply, reply_max, reply_len, q.bytes, false);
+		return gmmd_no_memory(g, r, reply, reply_max, reply_len, q.bytes, false);
 	}
 	gm_reg_charge(gm_mgr_registry(g->m), ch.node_id, 0, q.bytes, 1);
 	gm_log("vRegion of %" PRIu64 " bytes (from %u): %s (id %u)", q.bytes, req->src_node,

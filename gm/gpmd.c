@@ -5,13 +5,19 @@
  *   LEGO_OP_GPM_PLACE          where a new process of a vNode runs: the
  *                              pComponent with the fewest threads, and a
  *                              home mComponent asked of GMM;
- *   LEGO_OP_GPM_VNODE_CREATE   a new vNode, its storage placed by GSM;
- *   LEGO_OP_GPM_VNODE_LIST / _REMOVE.
+ *   LEGO_OP_GPM_VNODE_CREATE   a new vNode, its storage placed by GSM and
+ *                              its namespace created there
+ *                              (LEGO_OP_ST_VNODE_CREATE);
+ *   LEGO_OP_GPM_VNODE_LIST;
+ *   LEGO_OP_GPM_VNODE_REMOVE   also frees the namespace on its sComponent
+ *                              (LEGO_OP_ST_VNODE_REMOVE).
  * vNodes are kept in gpmd's state file. The common machinery is
  * gm/lib/mgr.c.
  *
- * GMM and GSM are called from the handlers on the serving endpoint with
- * the short --call-timeout-ms; meanwhile the RPC library keeps serving
+ * GMM, GSM and sComponents are called from the handlers on the serving
+ * endpoint with the short --call-timeout-ms (a storage node that works
+ * longer answers the library's probes with RUNNING, which resets the
+ * timeout); meanwhile the RPC library keeps serving
  * heartbeats (nested). Handlers therefore never keep a pointer into the
  * registry or the vNode table across such a call: a nested request may
  * have changed them.
@@ -19,11 +25,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 
+#include <uapi/lego/storage.h>
 #include "gm/log.h"
 #include "gm/mgr.h"
+#include "gm/nodes.h"
 #include "gm/vnode.h"
 
 /* Owned by the event-loop thread (options are set before it runs). */
@@ -109,6 +118,106 @@ static int gpmd_ask(struct gpmd *g, const char *who, uint32_t ip, uint16_t port,
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* The vNode's storage component                                       */
+/* ------------------------------------------------------------------ */
+
+/* Where an sComponent serves, as GSM's component list says. */
+struct gpmd_st {
+	uint32_t node_id;
+	char name[LEGO_NAME_LEN];
+	uint32_t ip;
+	uint16_t port;
+	bool unhealthy;
+};
+
+static void gpmd_st_from_rec(struct gpmd_st *st, const struct gm_node_rec *r)
+{
+	st->node_id = r->n.node_id;
+	memcpy(st->name, r->n.name, sizeof(st->name));
+	st->ip = r->n.ipv4;
+	st->port = gm_node_rec_port(r);
+	st->unhealthy = gm_node_rec_unhealthy(r);
+}
+
+/*
+ * Finds the sComponent holding the files of vNode `vnode`, recorded on
+ * storage_node, through GSM's component list (gm_storage_locate: the same
+ * node, or the node of the same name after a restart). Returns 0,
+ * -EHOSTUNREACH (GSM does not answer), -EHOSTDOWN (the storage node is
+ * dead) or another error, with a message in msg.
+ */
+static int gpmd_storage_find(struct gpmd *g, const char *vnode, uint32_t storage_node,
+			     struct gpmd_st *out, char *msg, size_t msglen)
+{
+	size_t max = LEGO_RPC_MAX_MSG / sizeof(struct lego_gm_node), len = 0;
+	uint8_t *buf = malloc(LEGO_RPC_MAX_MSG);
+	struct gm_node_rec *rec = calloc(max, sizeof(*rec));
+	char ips[INET_ADDRSTRLEN];
+	int r, n;
+
+	if (!buf || !rec) {
+		free(buf);
+		free(rec);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	inet_ntop(AF_INET, &(struct in_addr){ g->gsm_ip }, ips, sizeof(ips));
+	r = gm_rpc_call(gm_mgr_ep(g->m), g->gsm_ip, g->gsm_port, LEGO_OP_GM_NODES, NULL, 0, buf,
+			LEGO_RPC_MAX_MSG, &len, gm_mgr_call_timeout(g->m));
+	if (r < 0) {
+		snprintf(msg, msglen, "cannot get GSM's component list (%s:%u): %s", ips,
+			 g->gsm_port, r == -ETIMEDOUT ? "no answer" : strerror(-r));
+		r = -EHOSTUNREACH;
+		goto out;
+	}
+	n = gm_nodes_reply_parse(buf, len, rec, max);
+	if (n < 0) {
+		snprintf(msg, msglen, "GSM sent a malformed component list (%zu bytes)", len);
+		r = -EPROTO;
+		goto out;
+	}
+	r = gm_storage_locate(rec, (size_t)n, storage_node, vnode, msg, msglen);
+	if (r >= 0) {
+		gpmd_st_from_rec(out, &rec[r]);
+		r = 0;
+	}
+out:
+	free(buf);
+	free(rec);
+	return r;
+}
+
+/* Calls a vNode opcode of storage.h (ST_VNODE_CREATE/REMOVE) on st. */
+static int gpmd_st_call(struct gpmd *g, const struct gpmd_st *st, uint16_t op, uint32_t vnode_id)
+{
+	struct lego_st_req q;
+	char buf[64];
+	size_t len = 0;
+
+	memset(&q, 0, sizeof(q));
+	q.vnode = vnode_id;
+	return gm_rpc_call(gm_mgr_ep(g->m), st->ip, st->port, op, &q, sizeof(q), buf, sizeof(buf),
+			   &len, gm_mgr_call_timeout(g->m));
+}
+
+/* Why a storage call failed, for the user. */
+static const char *gpmd_st_why(const struct gpmd_st *st, int r, char *buf, size_t len)
+{
+	char ips[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &(struct in_addr){ st->ip }, ips, sizeof(ips));
+	if (r == -ETIMEDOUT)
+		snprintf(buf, len, "no answer from %s:%u", ips, st->port);
+	else if (r == -ENOSYS)
+		snprintf(buf, len, "it does not serve the storage protocol");
+	else if (r == -EMSGSIZE)
+		snprintf(buf, len, "oversized reply");
+	else
+		snprintf(buf, len, "%s", strerror(-r));
+	return buf;
+}
+
 static int gpmd_h_place(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req *req,
 			void *reply, size_t reply_max, size_t *reply_len)
 {
@@ -130,7 +239,8 @@ static int gpmd_h_place(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req
 	out.vnode_id = v->vnode_id;
 	r = gm_mgr_choose(g->m, g->pol.gpm_place, 0, &out.processor);
 	if (r < 0)
-		return gm_errmsg(r, reply, reply_max, reply_len, "no processor component is alive");
+		return gm_errmsg(r, reply, reply_max, reply_len, "%s",
+				 gm_mgr_none_alive(g->m, msg, sizeof(msg)));
 	r = gpmd_ask(g, "GMM", g->gmm_ip, g->gmm_port, LEGO_OP_GMM_HOME, &out.home_memory, msg,
 		     sizeof(msg));
 	if (r < 0) {
@@ -151,9 +261,10 @@ static int gpmd_h_create(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_re
 			 void *reply, size_t reply_max, size_t *reply_len)
 {
 	struct gpmd *g = arg;
-	char name[LEGO_NAME_LEN], msg[LEGO_GM_ERRMSG_MAX + 64], ip[INET_ADDRSTRLEN];
-	struct lego_gm_choice st;
-	struct lego_vnode v;
+	char name[LEGO_NAME_LEN], msg[LEGO_GM_ERRMSG_MAX + 64], ip[INET_ADDRSTRLEN], why[96];
+	struct lego_gm_choice ch;
+	struct lego_vnode v, *cur;
+	struct gpmd_st st;
 	int r;
 
 	if (gm_vnode_req_name(req->data, req->len, name)) {
@@ -168,21 +279,56 @@ static int gpmd_h_create(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_re
 		return gm_errmsg(r, reply, reply_max, reply_len,
 				 "no room for another vNode (%zu of %zu, or ids/addresses used up)",
 				 g->vn.n, g->vn.max);
-	r = gpmd_ask(g, "GSM", g->gsm_ip, g->gsm_port, LEGO_OP_GSM_PLACE, &st, msg, sizeof(msg));
+	r = gpmd_ask(g, "GSM", g->gsm_ip, g->gsm_port, LEGO_OP_GSM_PLACE, &ch, msg, sizeof(msg));
 	if (r < 0) {
 		gm_log("cannot create vNode %s: %s", name, msg);
 		return gm_errmsg(r, reply, reply_max, reply_len, "%s", msg);
 	}
 	/* Checked again: a nested request may have taken the name meanwhile. */
-	r = gm_vnode_add(&g->vn, name, st.node_id, gm_wall_ms(), &v);
+	r = gm_vnode_add(&g->vn, name, ch.node_id, gm_wall_ms(), &v);
 	if (r == -EEXIST)
 		return gm_errmsg(r, reply, reply_max, reply_len, "vNode '%s' already exists", name);
 	if (r < 0)
 		return gm_errmsg(r, reply, reply_max, reply_len, "no room for another vNode");
+	/* Saved before the storage node hears of the id: whatever happens
+	 * next, this id is never handed out again. */
 	gm_mgr_sync(g->m);
+
+	/* The namespace on the chosen sComponent, at the port it registered
+	 * with GSM (GSM_PLACE's reply has only its address). */
+	memset(&st, 0, sizeof(st));
+	if (gpmd_storage_find(g, NULL, ch.node_id, &st, msg, sizeof(msg)) < 0) {
+		gm_log("vNode %s: %s; calling %s at its address on port %u", name, msg, ch.name,
+		       LEGO_RPC_PORT);
+		st.node_id = ch.node_id;
+		memcpy(st.name, ch.name, sizeof(st.name));
+		st.ip = ch.ipv4;
+		st.port = LEGO_RPC_PORT;
+	}
+	r = gpmd_st_call(g, &st, LEGO_OP_ST_VNODE_CREATE, v.vnode_id);
+	if (r == -EEXIST) {
+		/* E.g. gpmd's state was lost or reset: the id's namespace is
+		 * there already. */
+		gm_log("vNode %s: %s (id %u) already holds a namespace for vNode id %u; using it",
+		       name, st.name, st.node_id, v.vnode_id);
+		r = 0;
+	}
+	if (r < 0) {
+		gpmd_st_why(&st, r, why, sizeof(why));
+		/* By id: a nested request may have replaced the record. */
+		cur = gm_vnode_find(&g->vn, name);
+		if (cur && cur->vnode_id == v.vnode_id)
+			gm_vnode_remove(&g->vn, name, NULL);
+		gm_mgr_sync(g->m);
+		gm_log("cannot create vNode %s (id %u): storage component %s (id %u) could not "
+		       "create the namespace: %s", name, v.vnode_id, st.name, st.node_id, why);
+		return gm_errmsg(r == -ETIMEDOUT ? -EHOSTUNREACH : r, reply, reply_max, reply_len,
+				 "storage component %s could not create the namespace: %s", st.name,
+				 why);
+	}
 	inet_ntop(AF_INET, &(struct in_addr){ v.vip }, ip, sizeof(ip));
 	gm_log("vNode %s created: id %u, %s, storage %s on %s (id %u)", v.name, v.vnode_id, ip,
-	       v.mount, st.name, st.node_id);
+	       v.mount, ch.name, ch.node_id);
 	memcpy(reply, &v, sizeof(v));
 	*reply_len = sizeof(v);
 	return 0;
@@ -205,18 +351,58 @@ static int gpmd_h_remove(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_re
 			 void *reply, size_t reply_max, size_t *reply_len)
 {
 	struct gpmd *g = arg;
-	char name[LEGO_NAME_LEN];
-	struct lego_vnode v;
+	char name[LEGO_NAME_LEN], msg[LEGO_GM_ERRMSG_MAX + 64], why[96];
+	struct lego_vnode v, *cur;
+	struct gpmd_st st;
+	int r;
 
 	if (gm_vnode_req_name(req->data, req->len, name)) {
 		gm_mgr_reject(g->m, req, "VNODE_REMOVE with a malformed name");
 		return gm_errmsg(-EINVAL, reply, reply_max, reply_len,
 				 "invalid vNode name: want 1-15 characters of [a-z0-9_-]");
 	}
-	if (gm_vnode_remove(&g->vn, name, &v) < 0)
+	cur = gm_vnode_find(&g->vn, name);
+	if (!cur)
 		return gm_errmsg(-ENOENT, reply, reply_max, reply_len, "no vNode named '%s'", name);
-	gm_mgr_sync(g->m);
-	gm_log("vNode %s (id %u) removed", v.name, v.vnode_id);
+	v = *cur;
+
+	/* First its files: the record goes only once they are gone, or
+	 * cannot be reached any more (the storage node is dead), so that a
+	 * failure can be retried. */
+	r = gpmd_storage_find(g, name, v.storage_node, &st, msg, sizeof(msg));
+	if (r == -EHOSTDOWN) {
+		gm_log("%s; removing the vNode, its files stay there", msg);
+	} else if (r < 0) {
+		gm_log("cannot remove vNode %s: %s", name, msg);
+		return gm_errmsg(r, reply, reply_max, reply_len, "%s; vNode %s kept", msg, name);
+	} else if (st.unhealthy) {
+		gm_log("vNode %s: its storage component %s (id %u) is unhealthy (cannot serve); "
+		       "removing the vNode, its files stay there", name, st.name, st.node_id);
+	} else {
+		r = gpmd_st_call(g, &st, LEGO_OP_ST_VNODE_REMOVE, v.vnode_id);
+		if (r == -ESTALE) {
+			gm_log("vNode %s: %s (id %u) held no namespace for vNode id %u", name,
+			       st.name, st.node_id, v.vnode_id);
+		} else if (r == -ETIMEDOUT || r == -ENOSYS) {
+			gm_log("vNode %s: storage component %s (id %u) could not remove the "
+			       "namespace (%s); removing the vNode, its files stay there", name,
+			       st.name, st.node_id, gpmd_st_why(&st, r, why, sizeof(why)));
+		} else if (r < 0) {
+			gpmd_st_why(&st, r, why, sizeof(why));
+			gm_log("cannot remove vNode %s: storage component %s (id %u) could not "
+			       "remove the namespace: %s", name, st.name, st.node_id, why);
+			return gm_errmsg(r, reply, reply_max, reply_len,
+					 "storage component %s could not remove the namespace: %s; "
+					 "vNode kept", st.name, why);
+		}
+	}
+	/* By id: a nested request may have removed or replaced it meanwhile. */
+	cur = gm_vnode_find(&g->vn, name);
+	if (cur && cur->vnode_id == v.vnode_id) {
+		gm_vnode_remove(&g->vn, name, NULL);
+		gm_mgr_sync(g->m);
+		gm_log("vNode %s (id %u) removed", v.name, v.vnode_id);
+	}
 	return 0;
 }
 

@@ -2,7 +2,9 @@
  * gsmd: the global storage manager (paper §4.6). sComponents register with
  * it and heartbeat; it polls their free space and answers
  *   LEGO_OP_GSM_PLACE  (from GPM) which sComponent stores a new vNode:
- *                      the one with the most free space.
+ *                      the one with the most free space. A component that
+ *                      registered LEGO_GM_REG_UNHEALTHY (its disk holds a
+ *                      corrupt or foreign image) is listed but never chosen.
  * The common machinery is gm/lib/mgr.c.
  */
 #include <errno.h>
@@ -31,8 +33,12 @@ static int gsmd_h_place(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req
 	}
 	r = gm_mgr_choose(g->m, g->pol.gsm_place, 0, &ch);
 	if (r == -EHOSTDOWN) {
-		gm_log("no place for a vNode's storage: no storage component alive");
-		return gm_errmsg(r, reply, reply_max, reply_len, "no storage component is alive");
+		char why[96];
+
+		/* Unhealthy sComponents (corrupt disk) are never chosen. */
+		gm_mgr_none_alive(g->m, why, sizeof(why));
+		gm_log("no place for a vNode's storage: %s", why);
+		return gm_errmsg(r, reply, reply_max, reply_len, "%s", why);
 	}
 	if (r < 0)
 		return gm_errmsg(r, reply, reply_max, reply_len, "storage choice failed: %s",

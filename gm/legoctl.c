@@ -3,7 +3,8 @@
  *
  * Talks to nodes with the built-in RPCs every node serves
  * (include/uapi/lego/rpc.h): ping, info, rpctest; to the global managers
- * (legoctl_gm.c): nodes, vnode, run, choose; lists the rack's node file
+ * (legoctl_gm.c): nodes, vnode, run, choose; to storage components
+ * about a vNode's files (legoctl_fs.c): fs; lists the rack's node file
  * (nodes --local); serves PING/NODE_INFO/RPC_TEST as a Linux baseline
  * (serve-echo); and plays a monitor for tests (fake-monitor,
  * legoctl_fake.c).
@@ -53,9 +54,53 @@ static const struct cmd_help helps[] = {
 	  "Creates, lists or removes vNodes (paper section 4.1), kept by GPM. A name\n"
 	  "is 1-15 characters of [a-z0-9_-]. A new vNode gets the next id, the next\n"
 	  "virtual IP of 10.200.0.0/16 and the mount point /vnode/NAME on the storage\n"
-	  "component GSM picks (the one with the most free space). Errors (name taken,\n"
-	  "no such vNode, no storage component alive, a manager not answering) are\n"
-	  "printed on stderr with exit status 1.\n" },
+	  "component GSM picks (the healthy one with the most free space), where GPM\n"
+	  "creates its namespace (its files, a copy of the image's base root); rm frees\n"
+	  "them there too (a dead storage component keeps them). Errors (name taken,\n"
+	  "no such vNode, no healthy storage component alive, the storage component\n"
+	  "refusing, a manager not answering) are printed on stderr with exit status 1.\n" },
+	{ "fs", "fs COMMAND [--vnode NAME | --base] [--node NODE] [--timeout MS] [--gm IP] ARGS...",
+	  "Reads and changes the files of a vNode directly on the storage component\n"
+	  "that holds them (the storage protocol, include/uapi/lego/storage.h, to its\n"
+	  "port 4700). --vnode NAME: the vNode, looked up in GPM; its storage component\n"
+	  "is found in GSM's list (a storage node that restarted is found again by its\n"
+	  "name). --base: vNode 0, the image's base root from which new vNodes are\n"
+	  "initialised (for operators). --node NAME|ID|IP[:PORT]: the storage component,\n"
+	  "overriding the vNode's; needed with --base, df and vnodes unless exactly one\n"
+	  "storage component is alive. --timeout: how long a silent node is waited for\n"
+	  "(default 3000 ms). PATHs are absolute; 'a//b/' style input is normalised,\n"
+	  "'..' refused.\n"
+	  "  ls [-l] [--json] [PATH]         a directory's entries, sorted by name (all\n"
+	  "                                  pages); -l: type, mode, size, mtime; ls of a\n"
+	  "                                  file shows the file. PATH defaults to /\n"
+	  "  stat [--json] PATH              one entry's attributes\n"
+	  "  cat PATH                        a file to stdout\n"
+	  "  get PATH [LOCAL|-]              a file to LOCAL (default: its name in the\n"
+	  "                                  current directory; a directory: into it)\n"
+	  "  put [--mode OCTAL] [--no-sync] LOCAL|- PATH\n"
+	  "                                  LOCAL (or stdin) to PATH (created or\n"
+	  "                                  truncated, into PATH if it is a directory),\n"
+	  "                                  with LOCAL's permission bits unless --mode\n"
+	  "                                  (stdin: 0644), then fsync\n"
+	  "  write --offset N [--no-sync] PATH   stdin written at offset N (no truncation;\n"
+	  "                                  PATH created if missing), then fsync\n"
+	  "  append [--create] [--no-sync] PATH  stdin appended, each 128 KiB chunk\n"
+	  "                                  atomically; prints the offset of the first\n"
+	  "  touch [--excl] [--mode OCTAL] PATH  create (mode 0644) or set mtime to now\n"
+	  "  truncate --size N PATH\n"
+	  "  rm PATH | rmdir PATH | mkdir [-p] [--mode OCTAL] PATH\n"
+	  "  mv FROM TO\n"
+	  "  ln -s TARGET PATH | symlink TARGET PATH | readlink PATH\n"
+	  "  chmod OCTAL PATH\n"
+	  "  sync [PATH]                     make PATH (default: everything) durable\n"
+	  "  df [--json]                     the store: state, label, sizes, inodes,\n"
+	  "                                  vNodes, message\n"
+	  "  vnodes [--json]                 the vNode namespaces the storage component\n"
+	  "                                  holds, named from GPM's list\n"
+	  "A failure prints 'legoctl: fs COMMAND: PATH: reason' with exit status 1; a\n"
+	  "full store is reported with what was written. After an I/O error or\n"
+	  "-EROFS the store's own explanation (STATFS) follows, e.g. 'storage s0: store\n"
+	  "not mounted: superblock checksum mismatch'.\n" },
 	{ "run", "run --vnode NAME [--json] [--timeout MS] [--gm IP] -- PATH [ARGS...]",
 	  "Runs the Linux program PATH in vNode NAME. GPM places the new process: a\n"
 	  "processor component (the one with the fewest threads) and a home memory\n"
@@ -105,7 +150,12 @@ static const struct cmd_help helps[] = {
 	  "--storage-free-mib N (default 1024 for storage, else 0), --req-rate N\n"
 	  "(requests/s reported on top of those served), --incarnation N (default\n"
 	  "random), --notify (ask for death notifications), --no-load (answer\n"
-	  "LEGO_OP_LOAD with -ENOSYS).\n" },
+	  "LEGO_OP_LOAD with -ENOSYS), --unhealthy (register with\n"
+	  "LEGO_GM_REG_UNHEALTHY: listed, never chosen).\n"
+	  "A storage fake also serves the storage protocol (storage.h) from memory,\n"
+	  "--storage-mib being its capacity, so that 'vnode create/rm' and 'legoctl fs'\n"
+	  "work against it; with --unhealthy its file requests fail with -EIO and\n"
+	  "STATFS says 'not mounted', like a storage node with a corrupt disk.\n" },
 };
 
 static void usage_all(FILE *f)
@@ -958,7 +1008,7 @@ int main(int argc, char **argv)
 		{ "ping", cmd_ping }, { "info", cmd_info }, { "rpctest", cmd_rpctest },
 		{ "nodes", cmd_gm_nodes }, { "serve-echo", cmd_serve_echo },
 		{ "vnode", cmd_vnode }, { "run", cmd_run }, { "choose", cmd_choose },
-		{ "fake-monitor", cmd_fake_monitor },
+		{ "fake-monitor", cmd_fake_monitor }, { "fs", cmd_fs },
 	};
 
 	if (argc < 2) {

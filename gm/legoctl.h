@@ -1,8 +1,10 @@
 /*
  * legoctl's internals shared by its source files: legoctl.c (command
  * table, argument parsing, node commands), legoctl_gm.c (commands that
- * talk to the global managers) and legoctl_fake.c (the fake monitor test
- * tool). Not an installed interface.
+ * talk to the global managers), legoctl_fs.c (files of a vNode on its
+ * storage component), legoctl_fake.c (the fake monitor test tool) and
+ * legoctl_fakest.c (its in-memory storage service). Not an installed
+ * interface.
  */
 #ifndef LEGOCTL_H
 #define LEGOCTL_H
@@ -73,6 +75,20 @@ int gm_addrs_resolve(const struct opt *o, struct gm_addrs *a);
 /* Which manager "gpm", "gpmd", "gmm", ... names, or -1. */
 int gm_mgr_index(const char *name);
 
+/*
+ * Calls manager i. On failure writes a message for the user to msg and
+ * returns the negative errno; a manager's own message (an error reply's
+ * payload, gm.h) is preferred to strerror.
+ */
+int mgr_call(struct gm_rpc_ep *ep, const struct gm_addrs *a, int i, uint16_t op,
+	     const void *req, size_t req_len, void *reply, size_t reply_max, size_t *got,
+	     int timeout_ms, char *msg, size_t msglen);
+
+/* Formatting helpers. */
+void json_str(const char *s);				/* a JSON string on stdout */
+const char *ip_str(uint32_t ip, char *buf);		/* buf: INET_ADDRSTRLEN */
+void time_str(uint64_t ms, char *buf, size_t len);	/* UTC ISO 8601, "-" for 0 */
+
 int cmd_gm_nodes(int argc, char **argv);
 int cmd_vnode(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -82,7 +98,19 @@ int gm_ping_managers(const struct gm_addrs *a, unsigned timeout_ms, bool json);
 /* ---- legoctl.c ---- */
 int cmd_nodes_local(int argc, char **argv);
 
+/* ---- legoctl_fs.c ---- */
+int cmd_fs(int argc, char **argv);
+
 /* ---- legoctl_fake.c ---- */
 int cmd_fake_monitor(int argc, char **argv);
+
+/* ---- legoctl_fakest.c: the fake monitor's storage service ---- */
+struct fakest;
+/* An empty store of total_bytes (vNode 0 holds "/"); unhealthy: every file
+ * request fails -EIO and STATFS says "not mounted" with a message. */
+struct fakest *fakest_new(uint64_t total_bytes, bool unhealthy);
+void fakest_free(struct fakest *s);
+/* Serves the LEGO_OP_ST_* opcodes (storage.h) on ep. 0 or -errno. */
+int fakest_register(struct fakest *s, struct gm_rpc_ep *ep);
 
 #endif

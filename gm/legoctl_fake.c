@@ -8,7 +8,12 @@
  * gave, registers again (new id) when a heartbeat is answered -ENOENT, and
  * serves LEGO_OP_LOAD, LEGO_OP_NODE_INFO, LEGO_OP_PING and
  * LEGO_OP_GM_NOTIFY. The load it reports comes from its options. One
- * line per event on stdout, for the tests to read.
+ * line per event on stdout, for the tests to read. As a storage
+ * component it also serves the storage protocol from memory
+ * (legoctl_fakest.c), so that gpmd's vNode create/remove and `legoctl fs`
+ * work against it; --unhealthy makes it register with
+ * LEGO_GM_REG_UNHEALTHY and fail file requests with -EIO, like an
+ * sComponent whose disk image is corrupt.
  *
  * Single-threaded: its one endpoint serves requests and makes the
  * register/heartbeat calls; while a call waits, the RPC library keeps
@@ -42,7 +47,8 @@ struct fake {
 	bool registered;
 	uint32_t node_id;
 	unsigned heartbeat_ms, dead_after_ms;
-	bool notify, no_load;
+	bool notify, no_load, unhealthy;
+	struct fakest *store;		/* storage personality only */
 	unsigned long long cpus, threads, mem_mib, free_mib, st_mib, st_free_mib, req_rate;
 	uint64_t t_start_ns;
 };
@@ -166,7 +172,8 @@ static int fake_register(struct fake *f)
 	memcpy(q.name, f->name, sizeof(q.name));
 	q.ipv4 = f->my_ip;
 	q.rpc_port = gm_rpc_port(f->ep);
-	q.flags = f->notify ? LEGO_GM_REG_WANT_NOTIFY : 0;
+	q.flags = (f->notify ? LEGO_GM_REG_WANT_NOTIFY : 0) |
+		  (f->unhealthy ? LEGO_GM_REG_UNHEALTHY : 0);
 	q.cpus = (uint32_t)f->cpus;
 	q.mem_bytes = f->mem_mib << 20;
 	q.storage_bytes = f->st_mib << 20;
@@ -216,9 +223,10 @@ int cmd_fake_monitor(int argc, char **argv)
 		{ "free-mib", true, NULL }, { "storage-mib", true, NULL },
 		{ "storage-free-mib", true, NULL }, { "req-rate", true, NULL },
 		{ "incarnation", true, NULL }, { "notify", false, NULL }, { "no-load", false, NULL },
+		{ "unhealthy", false, NULL },
 	};
 	enum { O_PERS, O_NAME, O_GM, O_PORT, O_BIND, O_RPCPORT, O_CPUS, O_THREADS, O_MEM, O_FREE,
-	       O_ST, O_STFREE, O_RATE, O_INC, O_NOTIFY, O_NOLOAD, O_N };
+	       O_ST, O_STFREE, O_RATE, O_INC, O_NOTIFY, O_NOLOAD, O_UNHEALTHY, O_N };
 	static struct fake f;
 	const char *pos[1], *gm;
 	size_t npos;
@@ -263,6 +271,7 @@ int cmd_fake_monitor(int argc, char **argv)
 		return EXIT_USAGE;
 	f.notify = opts[O_NOTIFY].val != NULL;
 	f.no_load = opts[O_NOLOAD].val != NULL;
+	f.unhealthy = opts[O_UNHEALTHY].val != NULL;
 	if (opts[O_INC].val) {
 		f.incarnation = (uint32_t)inc;
 	} else if (getrandom(&f.incarnation, sizeof(f.incarnation), 0) != sizeof(f.incarnation)) {
@@ -301,6 +310,14 @@ int cmd_fake_monitor(int argc, char **argv)
 		gm_rpc_close(f.ep);
 		return EXIT_FAIL;
 	}
+	if (f.pers == LEGO_PERS_STORAGE &&
+	    (!(f.store = fakest_new(f.st_mib << 20, f.unhealthy)) ||
+	     fakest_register(f.store, f.ep) < 0)) {
+		fprintf(stderr, "%s: fake-monitor: cannot set up the storage service\n", prog);
+		gm_rpc_close(f.ep);
+		fakest_free(f.store);
+		return EXIT_FAIL;
+	}
 	f.t_start_ns = now_ns();
 
 	/* No SA_RESTART: the signal must interrupt poll(). */
@@ -311,8 +328,8 @@ int cmd_fake_monitor(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	a.s_addr = f.my_ip;
-	fake_say(&f, "%s monitor (fake) on %s:%u, incarnation %u; manager %s:%u",
-		 opts[O_PERS].val, inet_ntop(AF_INET, &a, ip, sizeof(ip)), gm_rpc_port(f.ep),
+	fake_say(&f, "%s monitor (fake%s) on %s:%u, incarnation %u; manager %s:%u",
+		 opts[O_PERS].val, f.unhealthy ? ", unhealthy" : "", inet_ntop(AF_INET, &a, ip, sizeof(ip)), gm_rpc_port(f.ep),
 		 f.incarnation, gm, f.gm_port);
 	while (!fake_stop) {
 		uint64_t now = now_ns() / 1000000;
@@ -359,5 +376,6 @@ int cmd_fake_monitor(int argc, char **argv)
 	}
 	fake_say(&f, "stopping");
 	gm_rpc_close(f.ep);
+	fakest_free(f.store);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 
 #include <uapi/lego/gm.h>
+#include "gm/nodes.h"
 #include "legoctl.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -106,14 +107,10 @@ static const char *addr_str(const struct gm_addrs *a, int i, char *buf, size_t l
 	return buf;
 }
 
-/*
- * Calls manager i. On failure writes a message for the user to msg and
- * returns the negative errno; a manager's own message (an error reply's
- * payload, gm.h) is preferred to strerror.
- */
-static int mgr_call(struct gm_rpc_ep *ep, const struct gm_addrs *a, int i, uint16_t op,
-		    const void *req, size_t req_len, void *reply, size_t reply_max, size_t *got,
-		    int timeout_ms, char *msg, size_t msglen)
+/* Declared in legoctl.h. */
+int mgr_call(struct gm_rpc_ep *ep, const struct gm_addrs *a, int i, uint16_t op,
+	     const void *req, size_t req_len, void *reply, size_t reply_max, size_t *got,
+	     int timeout_ms, char *msg, size_t msglen)
 {
 	char where[40];
 	int r;
@@ -142,7 +139,7 @@ static int mgr_call(struct gm_rpc_ep *ep, const struct gm_addrs *a, int i, uint1
 /* JSON and formatting helpers                                         */
 /* ------------------------------------------------------------------ */
 
-static void json_str(const char *s)
+void json_str(const char *s)
 {
 	putchar('"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -156,7 +153,7 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
-static const char *ip_str(uint32_t ip, char *buf)
+const char *ip_str(uint32_t ip, char *buf)
 {
 	struct in_addr a = { ip };
 
@@ -164,7 +161,7 @@ static const char *ip_str(uint32_t ip, char *buf)
 	return buf;
 }
 
-static void time_str(uint64_t ms, char *buf, size_t len)
+void time_str(uint64_t ms, char *buf, size_t len)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
@@ -219,44 +216,7 @@ static int mgr_opts(const char *cmd, struct opt *o, struct gm_addrs *a, int *tim
 /* nodes                                                               */
 /* ------------------------------------------------------------------ */
 
-struct node_row {
-	struct lego_gm_node n;
-	struct lego_gm_node_ext x;
-	bool has_ext;
-};
-
-/* Checks and unpacks a GM_NODES reply. Returns the count or -1. */
-static int nodes_parse(const uint8_t *buf, size_t len, struct node_row *rows, size_t max)
-{
-	struct lego_gm_nodes_reply hdr;
-	size_t base = sizeof(hdr), nsz = sizeof(struct lego_gm_node);
-	size_t xsz = sizeof(struct lego_gm_node_ext);
-	bool ext;
-
-	if (len < base)
-		return -1;
-	memcpy(&hdr, buf, sizeof(hdr));
-	if (hdr.count > max || hdr.count > (len - base) / nsz)
-		return -1;
-	if (len == base + hdr.count * nsz)
-		ext = false;
-	else if (len == base + hdr.count * (nsz + xsz))
-		ext = true;
-	else
-		return -1;
-	for (size_t i = 0; i < hdr.count; i++) {
-		memcpy(&rows[i].n, buf + base + i * nsz, nsz);
-		rows[i].n.name[LEGO_NAME_LEN - 1] = '\0';
-		rows[i].has_ext = ext;
-		if (ext)
-			memcpy(&rows[i].x, buf + base + hdr.count * nsz + i * xsz, xsz);
-		else
-			memset(&rows[i].x, 0, xsz);
-	}
-	return (int)hdr.count;
-}
-
-static void load_str(const struct node_row *r, char *buf, size_t len)
+static void load_str(const struct gm_node_rec *r, char *buf, size_t len)
 {
 	const struct lego_load *l = &r->n.load;
 	bool polled = r->has_ext && (r->x.load_flags & LEGO_GM_LOAD_POLLED);
@@ -287,7 +247,7 @@ static void load_str(const struct node_row *r, char *buf, size_t len)
 	}
 }
 
-static void nodes_json_row(const struct node_row *r, bool first)
+static void nodes_json_row(const struct gm_node_rec *r, bool first)
 {
 	char ip[INET_ADDRSTRLEN];
 	const struct lego_load *l = &r->n.load;
@@ -295,13 +255,14 @@ static void nodes_json_row(const struct node_row *r, bool first)
 	printf("%s\n    {\"id\": %u, \"name\": ", first ? "" : ",", r->n.node_id);
 	json_str(r->n.name);
 	printf(", \"personality\": \"%s\", \"address\": \"%s\", \"rpc_port\": %u, "
-	       "\"state\": \"%s\", \"since_ms\": %" PRIu64 ", \"last_heard_ms\": %" PRIu64 ", "
-	       "\"incarnation\": %u,\n     \"load\": {\"polled\": %s, \"cpus\": %u, "
+	       "\"state\": \"%s\", \"healthy\": %s, \"since_ms\": %" PRIu64 ", "
+	       "\"last_heard_ms\": %" PRIu64 ", \"incarnation\": %u,\n     \"load\": {\"polled\": %s, \"cpus\": %u, "
 	       "\"threads\": %u, \"mem_total_bytes\": %" PRIu64 ", \"mem_free_bytes\": %" PRIu64
 	       ", \"storage_total_bytes\": %" PRIu64 ", \"storage_free_bytes\": %" PRIu64
 	       ", \"req_rate\": %u}}",
 	       pers_str(r->n.personality), ip_str(r->n.ipv4, ip), r->x.rpc_port,
-	       state_str(r->n.state), r->n.since_ms, r->n.last_heard_ms, r->x.incarnation,
+	       state_str(r->n.state), gm_node_rec_unhealthy(r) ? "false" : "true", r->n.since_ms,
+	       r->n.last_heard_ms, r->x.incarnation,
 	       r->has_ext && (r->x.load_flags & LEGO_GM_LOAD_POLLED) ? "true" : "false", l->cpus,
 	       l->threads, l->mem_total_bytes, l->mem_free_bytes, l->storage_total_bytes,
 	       l->storage_free_bytes, r->x.req_rate);
@@ -316,7 +277,7 @@ int cmd_gm_nodes(int argc, char **argv)
 	struct gm_addrs a;
 	int timeout, rc = 0;
 	bool json;
-	struct node_row *rows;
+	struct gm_node_rec *rows;
 	size_t nrows = 0;
 	uint8_t *buf;
 	char errs[GM_NMGR][LEGO_GM_ERRMSG_MAX + 64];
@@ -351,7 +312,7 @@ int cmd_gm_nodes(int argc, char **argv)
 			rc = EXIT_FAIL;
 			continue;
 		}
-		n = nodes_parse(buf, got, rows + nrows, MAX_ROWS - nrows);
+		n = gm_nodes_reply_parse(buf, got, rows + nrows, MAX_ROWS - nrows);
 		if (n < 0) {
 			snprintf(errs[i], sizeof(errs[i]), "%s sent a malformed node list (%zu bytes)",
 				 mgr_titles[i], got);
@@ -385,11 +346,16 @@ int cmd_gm_nodes(int argc, char **argv)
 		}
 		printf("\n  ]}\n");
 	} else {
-		printf("%-6s %-15s %-11s %-21s %-7s %-20s %s\n", "ID", "NAME", "PERSONALITY",
-		       "ADDRESS", "STATE", "SINCE", "LOAD");
+		int sw = 7;	/* STATE width; wider if a row says "alive,unhealthy" */
+
+		for (size_t i = 0; i < nrows; i++)
+			if (gm_node_rec_unhealthy(&rows[i]) && rows[i].n.state != LEGO_NODE_DEAD)
+				sw = 17;
+		printf("%-6s %-15s %-11s %-21s %-*s %-20s %s\n", "ID", "NAME", "PERSONALITY",
+		       "ADDRESS", sw, "STATE", "SINCE", "LOAD");
 		for (size_t i = 0; i < nrows; i++) {
-			const struct node_row *w = &rows[i];
-			char ip[INET_ADDRSTRLEN], addr[32], since[32], load[96];
+			const struct gm_node_rec *w = &rows[i];
+			char ip[INET_ADDRSTRLEN], addr[32], since[32], load[96], state[32];
 
 			ip_str(w->n.ipv4, ip);
 			if (w->has_ext && w->x.rpc_port != LEGO_RPC_PORT)
@@ -398,8 +364,13 @@ int cmd_gm_nodes(int argc, char **argv)
 				snprintf(addr, sizeof(addr), "%s", ip);
 			time_str(w->n.since_ms, since, sizeof(since));
 			load_str(w, load, sizeof(load));
-			printf("%-6u %-15s %-11s %-21s %-7s %-20s %s\n", w->n.node_id, w->n.name,
-			       pers_str(w->n.personality), addr, state_str(w->n.state), since, load);
+			/* Unhealthy: up, but it cannot serve (e.g. a corrupt disk);
+			 * never chosen by the managers. */
+			snprintf(state, sizeof(state), "%s%s", state_str(w->n.state),
+				 gm_node_rec_unhealthy(w) && w->n.state != LEGO_NODE_DEAD
+					 ? ",unhealthy" : "");
+			printf("%-6u %-15s %-11s %-21s %-*s %-20s %s\n", w->n.node_id, w->n.name,
+			       pers_str(w->n.personality), addr, sw, state, since, load);
 		}
 	}
 	free(rows);

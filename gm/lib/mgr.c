@@ -455,7 +455,7 @@ static void mgr_event(void *arg, const struct gm_reg_event *ev)
 
 	switch (ev->type) {
 	case GM_EV_REGISTERED: {
-		char what[128], replaces[32] = "";
+		char what[160], replaces[32] = "";
 
 		snprintf(what, sizeof(what), "%u cpus, %" PRIu64 " MiB memory", c->cpus,
 			 c->mem_bytes >> 20);
@@ -465,6 +465,9 @@ static void mgr_event(void *arg, const struct gm_reg_event *ev)
 		if (c->flags & LEGO_GM_REG_WANT_NOTIFY)
 			snprintf(what + strlen(what), sizeof(what) - strlen(what),
 				 ", wants death notifications");
+		if (c->flags & LEGO_GM_REG_UNHEALTHY)
+			snprintf(what + strlen(what), sizeof(what) - strlen(what),
+				 "; UNHEALTHY: listed, never chosen");
 		if (ev->old_id)
 			snprintf(replaces, sizeof(replaces), ", replacing id %u", ev->old_id);
 		gm_log("%s (id %u, %s:%u) registered%s; %s", c->name, c->node_id,
@@ -613,6 +616,19 @@ static int mgr_h_info(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req *
 	memcpy(reply, &ni, sizeof(ni));
 	*reply_len = sizeof(ni);
 	return 0;
+}
+
+const char *gm_mgr_none_alive(struct gm_mgr *m, char *buf, size_t len)
+{
+	size_t unhealthy, alive = gm_reg_count_alive(&m->reg, &unhealthy);
+	const char *kind = gm_pers_name(m->d->personality);
+
+	if (alive && alive == unhealthy)
+		snprintf(buf, len, "no healthy %s component is alive (%zu unhealthy)", kind,
+			 unhealthy);
+	else
+		snprintf(buf, len, "no %s component is alive", kind);
+	return buf;
 }
 
 int gm_mgr_choose(struct gm_mgr *m, gm_policy_fn fn, uint64_t need_bytes,

@@ -1,6 +1,7 @@
 /*
- * The rack's node list ($LEGO_NODES, written by scripts/rack) and the
- * resolution of the node names users type into addresses.
+ * The rack's node list ($LEGO_NODES, written by scripts/rack), the
+ * resolution of the node names users type into addresses, and the
+ * managers' component lists (LEGO_OP_GM_NODES replies).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -185,4 +186,89 @@ int gm_node_resolve(const char *spec, uint32_t *ipv4, uint16_t *port,
 	free(nodes);
 	snprintf(err, errlen, "unknown node '%s' (not in %s; see 'legoctl nodes')", host, path);
 	return -ENOENT;
+}
+
+/* ------------------------------------------------------------------ */
+/* LEGO_OP_GM_NODES replies                                            */
+/* ------------------------------------------------------------------ */
+
+int gm_nodes_reply_parse(const void *buf, size_t len, struct gm_node_rec *rec, size_t max)
+{
+	const uint8_t *p = buf;
+	struct lego_gm_nodes_reply hdr;
+	size_t base = sizeof(hdr), nsz = sizeof(struct lego_gm_node);
+	size_t xsz = sizeof(struct lego_gm_node_ext);
+	bool ext;
+
+	if (len < base)
+		return -EPROTO;
+	memcpy(&hdr, p, sizeof(hdr));
+	if (hdr.count > (len - base) / nsz)
+		return -EPROTO;
+	if (len == base + (size_t)hdr.count * nsz)
+		ext = false;
+	else if (len == base + (size_t)hdr.count * (nsz + xsz))
+		ext = true;
+	else
+		return -EPROTO;
+	if (hdr.count > max)
+		return -ENOSPC;
+	for (size_t i = 0; i < hdr.count; i++) {
+		memcpy(&rec[i].n, p + base + i * nsz, nsz);
+		rec[i].n.name[LEGO_NAME_LEN - 1] = '\0';
+		rec[i].has_ext = ext;
+		if (ext)
+			memcpy(&rec[i].x, p + base + hdr.count * nsz + i * xsz, xsz);
+		else
+			memset(&rec[i].x, 0, xsz);
+	}
+	return (int)hdr.count;
+}
+
+uint16_t gm_node_rec_port(const struct gm_node_rec *r)
+{
+	return r->has_ext && r->x.rpc_port ? r->x.rpc_port : LEGO_RPC_PORT;
+}
+
+bool gm_node_rec_unhealthy(const struct gm_node_rec *r)
+{
+	return r->has_ext && (r->x.flags & LEGO_GM_REG_UNHEALTHY);
+}
+
+int gm_storage_locate(const struct gm_node_rec *rec, size_t n, uint32_t storage_node,
+		      const char *vnode, char *err, size_t errlen)
+{
+	const struct gm_node_rec *was = NULL;
+	int best = -1;
+	char pre[LEGO_NAME_LEN + 16] = "";
+
+	for (size_t i = 0; i < n; i++)
+		if (rec[i].n.personality == LEGO_PERS_STORAGE && rec[i].n.node_id == storage_node)
+			was = &rec[i];
+	if (was && was->n.state == LEGO_NODE_ALIVE)
+		return (int)(was - rec);
+	/* Restarted: the same name (and disk) under a newer id. */
+	for (size_t i = 0; was && i < n; i++) {
+		const struct gm_node_rec *c = &rec[i];
+
+		if (c->n.personality != LEGO_PERS_STORAGE || c->n.state != LEGO_NODE_ALIVE ||
+		    strncmp(c->n.name, was->n.name, LEGO_NAME_LEN))
+			continue;
+		if (best < 0 || c->n.node_id > rec[best].n.node_id)
+			best = (int)i;
+	}
+	if (best >= 0)
+		return best;
+	if (vnode)
+		snprintf(pre, sizeof(pre), "vNode %s: ", vnode);
+	if (!was)
+		snprintf(err, errlen, "%sits storage component (id %u) is unknown to GSM", pre,
+			 storage_node);
+	else if (was->n.state == LEGO_NODE_UNKNOWN)
+		snprintf(err, errlen, "%sits storage component %s (id %u) has not been heard "
+			 "from since GSM restarted", pre, was->n.name, storage_node);
+	else
+		snprintf(err, errlen, "%sits storage component %s (id %u) is dead", pre,
+			 was->n.name, storage_node);
+	return -EHOSTDOWN;
 }

@@ -12,21 +12,23 @@ static uint64_t key_mem_free(const struct gm_pol_comp *c) { return c->mem_free_b
 static uint64_t key_storage_free(const struct gm_pol_comp *c) { return c->storage_free_bytes; }
 
 /*
- * The one selection loop behind every policy: among the components whose
- * `room` (if given) is at least need_bytes, the one with the smallest (or,
- * with most, the largest) key; ties go to the lowest node id, independent of
- * the array order. -EHOSTDOWN for an empty snapshot, -ENOSPC when no
- * component has room.
+ * The one selection loop behind every policy: among the healthy components
+ * whose `room` (if given) is at least need_bytes, the one with the smallest
+ * (or, with most, the largest) key; ties go to the lowest node id,
+ * independent of the array order. -EHOSTDOWN when no component is healthy
+ * (or the snapshot is empty), -ENOSPC when no healthy component has room.
  */
 static int pol_pick(const struct gm_pol_comp *c, size_t n, uint64_t need_bytes,
 		    uint64_t (*room)(const struct gm_pol_comp *),
 		    uint64_t (*key)(const struct gm_pol_comp *), int most)
 {
 	int best = -1;
+	size_t healthy = 0;
 
-	if (n == 0)
-		return -EHOSTDOWN;
 	for (size_t i = 0; i < n; i++) {
+		if (c[i].flags & GM_POL_UNHEALTHY)
+			continue;
+		healthy++;
 		if (room && room(&c[i]) < need_bytes)
 			continue;
 		if (best < 0) {
@@ -37,6 +39,8 @@ static int pol_pick(const struct gm_pol_comp *c, size_t n, uint64_t need_bytes,
 		if ((most ? ki > kb : ki < kb) || (ki == kb && c[i].node_id < c[best].node_id))
 			best = (int)i;
 	}
+	if (!healthy)
+		return -EHOSTDOWN;
 	return best < 0 ? -ENOSPC : best;
 }
 

@@ -168,7 +168,7 @@ static int reg_check_register(const struct gm_registry *r, const struct lego_gm_
 		*why = "RPC port 0";
 		return -EINVAL;
 	}
-	if (q->flags & ~LEGO_GM_REG_WANT_NOTIFY) {
+	if (q->flags & ~(LEGO_GM_REG_WANT_NOTIFY | LEGO_GM_REG_UNHEALTHY)) {
 		*why = "unknown flags";
 		return -EINVAL;
 	}
@@ -378,6 +378,8 @@ static void reg_view(const struct gm_comp *c, struct gm_pol_comp *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->node_id = c->node_id;
+	if (c->flags & LEGO_GM_REG_UNHEALTHY)
+		p->flags |= GM_POL_UNHEALTHY;
 	if (c->polled) {
 		p->cpus = c->load.cpus;
 		p->threads = c->load.threads;
@@ -402,6 +404,22 @@ size_t gm_reg_snapshot(const struct gm_registry *r, struct gm_pol_comp *out, siz
 	for (size_t i = 0; i < r->n && k < max; i++)
 		if (r->comps[i].state == LEGO_NODE_ALIVE)
 			reg_view(&r->comps[i], &out[k++]);
+	return k;
+}
+
+size_t gm_reg_count_alive(const struct gm_registry *r, size_t *unhealthy)
+{
+	size_t k = 0, u = 0;
+
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->comps[i].state != LEGO_NODE_ALIVE)
+			continue;
+		k++;
+		if (r->comps[i].flags & LEGO_GM_REG_UNHEALTHY)
+			u++;
+	}
+	if (unhealthy)
+		*unhealthy = u;
 	return k;
 }
 

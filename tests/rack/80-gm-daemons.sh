@@ -23,7 +23,7 @@ HB=100 DEAD=600 POLL=300
 # the 50 ms detection tick, a loaded host.
 SLACK=900
 # Ports below the ephemeral range, different per run and per case.
-PORT0=$((20000 + ($$ % 600) * 20))
+PORT0=$((20000 + ($$ % 600) * 24))
 
 for b in gpmd gmmd gsmd legoctl; do
 	[ -x "$GMB/$b" ] || { echo "not ok 1 - build # $GMB/$b missing: run make gm"; exit 1; }
@@ -776,11 +776,72 @@ rack_case() {
 	expect_rk_rc 0
 }
 
+# vNode namespaces on the storage node, legoctl fs and unhealthy storage
+# nodes, against fake storage monitors (their in-memory storage service).
+storage_case() {
+	gm_env 6
+	managers || return
+	fake_reg s0 storage --storage-mib 4
+	lc vnode create web
+	expect_lc 0
+	lc fs vnodes --node s0
+	expect_lc 0
+	expect_lc_out '^1 +web$' "vnode create made the namespace on s0"
+	printf 'hello\n' > "$W/h"
+	lc fs put --vnode web "$W/h" /hello
+	expect_lc 0 "fs put"
+	lc fs cat --vnode web /hello
+	[ "$LC_OUT" = hello ] || fail "fs cat: '$LC_OUT'"
+	lc fs ls -l --vnode web /
+	expect_lc_out '^-rw.* 6 .* hello$' "fs ls -l"
+	head -c 5000000 /dev/zero > "$W/big"
+	lc fs put --vnode web "$W/big" /big
+	expect_lc 1 "put beyond the 4 MiB store"
+	expect_lc_err '^legoctl: fs put: /big: No space left on device \(wrote [0-9]+ of 5000000 bytes\)$'
+	lc fs ls --vnode web relative
+	expect_lc 2 "a relative path is a usage error"
+	# Unhealthy: listed, never chosen, its errors explained.
+	fake_reg s1 storage --unhealthy --storage-mib 100000
+	lc nodes
+	expect_lc_out '^3001 +s1 +storage .* alive,unhealthy ' "nodes shows alive,unhealthy"
+	lc nodes --json
+	python3 -c 'import json,sys; d={n["id"]: n for n in json.load(sys.stdin)["nodes"]}; assert d[3001]["healthy"] is False and d[3000]["healthy"] is True, d' <<< "$LC_OUT" ||
+		fail "nodes --json: healthy"
+	lc vnode create db
+	expect_lc 0
+	expect_lc_out 'on storage node 3000$' "the unhealthy s1 (more space) is not chosen"
+	lc fs ls --node s1 --base /
+	expect_lc 1
+	expect_lc_err '^legoctl: fs ls: /: Input/output error$'
+	expect_lc_err '^legoctl: storage s1: store not mounted: superblock checksum mismatch'
+	# Only the unhealthy one left.
+	stop s0 KILL
+	wait_state 3000 dead $((DEAD + SLACK + 1000))
+	lc vnode create lonely
+	expect_lc 1
+	expect_lc_err 'no healthy storage component is alive'
+	lc fs cat --vnode web /hello
+	expect_lc 1
+	expect_lc_err '^legoctl: fs cat: vNode web: its storage component s0 \(id 3000\) is dead$'
+	# A dead storage node does not keep vnode rm from working.
+	lc vnode rm web
+	expect_lc 0 "vnode rm with the storage node dead"
+	# s0 comes back (a new incarnation, a new id): found by its name.
+	fake_reg s0 storage
+	lc fs ls --vnode db /
+	expect_lc 1
+	expect_lc_err 'vNode db \(id 2\) has no namespace on storage component s0' "found by name (the fake forgot)"
+	lc vnode rm db
+	expect_lc 0 "vnode rm: -ESTALE from the storage node is fine"
+	gm_cleanup
+}
+
 add_case registration registration_case
 add_case death-and-choices death_case
 add_case restart-keeps-ids restart_case
 add_case vnodes-and-run vnode_case
 add_case state-file state_case
 add_case fuzz fuzz_case
+add_case storage storage_case
 add_case rack rack_case
 run_cases

@@ -1,4 +1,5 @@
-/* Unit tests for gm/lib/nodes.c: the rack's node list and node names. */
+/* Unit tests for gm/lib/nodes.c: the rack's node list and node names,
+ * GM_NODES replies, and which sComponent holds a vNode's files. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -96,11 +97,149 @@ static void test_resolve(void **state)
 	unsetenv(GM_NODES_ENV);
 }
 
+/* ---- LEGO_OP_GM_NODES replies ---- */
+
+static struct lego_gm_node gnode(uint32_t id, uint32_t pers, uint32_t state, const char *name,
+				 const char *ip)
+{
+	struct lego_gm_node n;
+
+	memset(&n, 0, sizeof(n));
+	n.node_id = id;
+	n.personality = pers;
+	n.state = state;
+	n.ipv4 = inet_addr(ip);
+	strncpy(n.name, name, sizeof(n.name) - 1);
+	return n;
+}
+
+/* Encodes a reply of n nodes, with the ext array if x is not NULL. */
+static size_t encode(uint8_t *buf, const struct lego_gm_node *nodes,
+		     const struct lego_gm_node_ext *x, uint32_t n)
+{
+	struct lego_gm_nodes_reply hdr = { n, 0 };
+	size_t len = sizeof(hdr);
+
+	memcpy(buf, &hdr, sizeof(hdr));
+	memcpy(buf + len, nodes, n * sizeof(*nodes));
+	len += n * sizeof(*nodes);
+	if (x) {
+		memcpy(buf + len, x, n * sizeof(*x));
+		len += n * sizeof(*x);
+	}
+	return len;
+}
+
+static void test_reply_parse(void **state)
+{
+	struct lego_gm_node nodes[3] = {
+		gnode(3000, LEGO_PERS_STORAGE, LEGO_NODE_DEAD, "s0", "198.18.3.1"),
+		gnode(3001, LEGO_PERS_STORAGE, LEGO_NODE_ALIVE, "s1", "198.18.3.2"),
+		gnode(3002, LEGO_PERS_STORAGE, LEGO_NODE_ALIVE, "s0", "198.18.3.1"),
+	};
+	struct lego_gm_node_ext x[3] = {
+		{ 7, 4700, 0, 0, 0 }, { 8, 5555, LEGO_GM_REG_UNHEALTHY, 0, 0 }, { 9, 0, 0, 0, 0 },
+	};
+	static uint8_t buf[4096];
+	struct gm_node_rec rec[4];
+	size_t len;
+
+	/* With the ext array. */
+	len = encode(buf, nodes, x, 3);
+	assert_int_equal(gm_nodes_reply_parse(buf, len, rec, 4), 3);
+	assert_int_equal(rec[1].n.node_id, 3001);
+	assert_true(rec[1].has_ext);
+	assert_int_equal(gm_node_rec_port(&rec[1]), 5555);
+	assert_true(gm_node_rec_unhealthy(&rec[1]));
+	assert_false(gm_node_rec_unhealthy(&rec[0]));
+	assert_int_equal(gm_node_rec_port(&rec[2]), LEGO_RPC_PORT);	/* port 0: default */
+	assert_int_equal(gm_nodes_reply_parse(buf, len, rec, 2), -ENOSPC);
+	/* Without (an older manager): ports default, healthy. */
+	len = encode(buf, nodes, NULL, 3);
+	assert_int_equal(gm_nodes_reply_parse(buf, len, rec, 4), 3);
+	assert_false(rec[1].has_ext);
+	assert_int_equal(gm_node_rec_port(&rec[1]), LEGO_RPC_PORT);
+	assert_false(gm_node_rec_unhealthy(&rec[1]));
+	/* Empty. */
+	len = encode(buf, nodes, NULL, 0);
+	assert_int_equal(gm_nodes_reply_parse(buf, len, rec, 0), 0);
+	/* Malformed: short, lying count, a length between the two forms. */
+	assert_int_equal(gm_nodes_reply_parse(buf, 7, rec, 4), -EPROTO);
+	len = encode(buf, nodes, x, 3);
+	assert_int_equal(gm_nodes_reply_parse(buf, len - 1, rec, 4), -EPROTO);
+	assert_int_equal(gm_nodes_reply_parse(buf, len + 1, rec, 4), -EPROTO);
+	((struct lego_gm_nodes_reply *)buf)->count = 0xffffffffu;
+	assert_int_equal(gm_nodes_reply_parse(buf, len, rec, 4), -EPROTO);
+	/* A name without its NUL is cut. */
+	memset(nodes[0].name, 'a', sizeof(nodes[0].name));
+	len = encode(buf, nodes, x, 1);
+	assert_int_equal(gm_nodes_reply_parse(buf, len, rec, 4), 1);
+	assert_int_equal(strlen(rec[0].n.name), LEGO_NAME_LEN - 1);
+}
+
+static int locate(const struct lego_gm_node *nodes, uint32_t n, uint32_t id, const char *vnode,
+		  char *err, size_t errlen)
+{
+	static uint8_t buf[4096];
+	struct gm_node_rec rec[8];
+	size_t len = encode(buf, nodes, NULL, n);
+	int r;
+
+	assert_int_equal(gm_nodes_reply_parse(buf, len, rec, 8), (int)n);
+	err[0] = '\0';
+	r = gm_storage_locate(rec, n, id, vnode, err, errlen);
+	return r < 0 ? r : (int)rec[r].n.node_id;
+}
+
+static void test_storage_locate(void **state)
+{
+	char err[256];
+	struct lego_gm_node n[6] = {
+		gnode(1000, LEGO_PERS_PROCESSOR, LEGO_NODE_ALIVE, "s0", "198.18.1.1"),
+		gnode(3000, LEGO_PERS_STORAGE, LEGO_NODE_DEAD, "s0", "198.18.3.1"),
+		gnode(3001, LEGO_PERS_STORAGE, LEGO_NODE_ALIVE, "s1", "198.18.3.2"),
+		gnode(3002, LEGO_PERS_STORAGE, LEGO_NODE_DEAD, "s0", "198.18.3.1"),
+		gnode(3003, LEGO_PERS_STORAGE, LEGO_NODE_ALIVE, "s0", "198.18.3.1"),
+		gnode(3004, LEGO_PERS_STORAGE, LEGO_NODE_UNKNOWN, "s2", "198.18.3.3"),
+	};
+
+	/* Alive: itself. */
+	assert_int_equal(locate(n, 6, 3001, "web", err, sizeof(err)), 3001);
+	assert_int_equal(locate(n, 6, 3003, "web", err, sizeof(err)), 3003);
+	/* Restarted: the alive one of the same name (not the processor
+	 * that happens to share it, nor an older dead record). */
+	assert_int_equal(locate(n, 6, 3000, "web", err, sizeof(err)), 3003);
+	assert_int_equal(locate(n, 6, 3002, NULL, err, sizeof(err)), 3003);
+	/* Dead with no successor. */
+	n[4].state = LEGO_NODE_DEAD;
+	assert_int_equal(locate(n, 6, 3000, "web", err, sizeof(err)), -EHOSTDOWN);
+	assert_string_equal(err, "vNode web: its storage component s0 (id 3000) is dead");
+	assert_int_equal(locate(n, 6, 3000, NULL, err, sizeof(err)), -EHOSTDOWN);
+	assert_string_equal(err, "its storage component s0 (id 3000) is dead");
+	/* A restarted manager has not heard from it yet. */
+	assert_int_equal(locate(n, 6, 3004, "db", err, sizeof(err)), -EHOSTDOWN);
+	assert_string_equal(err, "vNode db: its storage component s2 (id 3004) has not been "
+			    "heard from since GSM restarted");
+	/* Unknown to GSM (a forgotten record), and ids of another kind. */
+	assert_int_equal(locate(n, 6, 3999, "web", err, sizeof(err)), -EHOSTDOWN);
+	assert_string_equal(err, "vNode web: its storage component (id 3999) is unknown to GSM");
+	assert_int_equal(locate(n, 6, 1000, "web", err, sizeof(err)), -EHOSTDOWN);
+	assert_int_equal(locate(n, 0, 3000, "web", err, sizeof(err)), -EHOSTDOWN);
+	/* An unhealthy one is still where the files are. */
+	n[4].state = LEGO_NODE_ALIVE;
+	assert_int_equal(locate(n, 6, 3000, "web", err, sizeof(err)), 3003);
+	/* Two alive with the name (cannot happen; be predictable): newest. */
+	n[1].state = LEGO_NODE_ALIVE;
+	assert_int_equal(locate(n, 6, 3002, "web", err, sizeof(err)), 3003);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_reply_parse),
+		cmocka_unit_test(test_storage_locate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

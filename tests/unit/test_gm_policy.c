@@ -131,6 +131,40 @@ static void test_gsm_most_free(void **state)
 	assert_int_equal(chosen(gm_policy_most_free_storage, c, 4, 0), 3000);
 }
 
+/* A component flagged unhealthy is never chosen, by any policy; with
+ * only such components the answer is -EHOSTDOWN, not -ENOSPC. */
+static void test_unhealthy(void **state)
+{
+	static const gm_policy_fn fns[] = {
+		gm_policy_fewest_threads, gm_policy_least_loaded_memory,
+		gm_policy_most_free_memory, gm_policy_most_free_storage,
+	};
+	struct gm_pol_comp c[3] = {
+		comp(3000, 0, 1000, 0, 4000),	/* the best by every key */
+		comp(3001, 5, 100, 9, 100),
+		comp(3002, 6, 50, 9, 50),
+	};
+
+	c[0].flags = GM_POL_UNHEALTHY;
+	assert_int_equal(chosen(gm_policy_fewest_threads, c, 3, 0), 3001);
+	assert_int_equal(chosen(gm_policy_least_loaded_memory, c, 3, 0), 3001);
+	assert_int_equal(chosen(gm_policy_most_free_memory, c, 3, 0), 3001);
+	assert_int_equal(chosen(gm_policy_most_free_storage, c, 3, 0), 3001);
+	/* Healthy ones without room: -ENOSPC (the unhealthy one has room). */
+	assert_int_equal(chosen(gm_policy_most_free_storage, c, 3, 200 * MIB), -ENOSPC);
+	assert_int_equal(chosen(gm_policy_least_loaded_memory, c, 3, 200 * MIB), -ENOSPC);
+	/* Only unhealthy ones: -EHOSTDOWN whatever the need. */
+	c[1].flags = c[2].flags = GM_POL_UNHEALTHY;
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		assert_int_equal(fns[i](c, 3, 0), -EHOSTDOWN);
+		assert_int_equal(fns[i](c, 3, 1ull << 40), -EHOSTDOWN);
+		assert_int_equal(fns[i](c, 1, 0), -EHOSTDOWN);
+	}
+	c[2].flags = 0;
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		assert_int_equal(chosen(fns[i], c, 3, 0), 3002);
+}
+
 static void test_default_table(void **state)
 {
 	assert_ptr_equal(gm_policies_default.gpm_place, gm_policy_fewest_threads);
@@ -151,19 +185,25 @@ static uint64_t rnd(uint64_t n)
 	return n ? rng % n : 0;
 }
 
-/* Reference: key(a) < key(b), ties by id; eligible(c) filters. */
+/* Reference: key(a) < key(b), ties by id; eligible(c) filters; unhealthy
+ * components are never eligible. */
 enum ref_kind { REF_THREADS, REF_LOAD, REF_MEMFREE, REF_STFREE };
 
 static int64_t reference(enum ref_kind k, const struct gm_pol_comp *c, size_t n, uint64_t need)
 {
 	const struct gm_pol_comp *best = NULL;
+	size_t healthy = 0;
 
-	if (!n)
+	for (size_t i = 0; i < n; i++)
+		healthy += !(c[i].flags & GM_POL_UNHEALTHY);
+	if (!healthy)
 		return -EHOSTDOWN;
 	for (size_t i = 0; i < n; i++) {
 		const struct gm_pol_comp *x = &c[i];
 		int cmp;
 
+		if (x->flags & GM_POL_UNHEALTHY)
+			continue;
 		if ((k == REF_LOAD || k == REF_MEMFREE) && x->mem_free_bytes < need)
 			continue;
 		if (k == REF_STFREE && x->storage_free_bytes < need)
@@ -215,6 +255,9 @@ static void test_random_clusters(void **state)
 		for (size_t i = 0; i < n; i++) {
 			c[i] = comp(2000 + (uint32_t)i * 3 + (uint32_t)rnd(3), (uint32_t)rnd(4),
 				    rnd(6) * 32, rnd(4), rnd(5) * 100);
+			/* Some unhealthy ones: never chosen. */
+			if (rnd(6) == 0)
+				c[i].flags = GM_POL_UNHEALTHY;
 		}
 		/* Distinct ids (a registry never holds two equal ones). */
 		for (size_t i = 1; i < n; i++)
@@ -248,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_gmm_least_loaded),
 		cmocka_unit_test(test_gmm_most_free),
 		cmocka_unit_test(test_gsm_most_free),
+		cmocka_unit_test(test_unhealthy),
 		cmocka_unit_test(test_default_table),
 		cmocka_unit_test(test_random_clusters),
 	};

@@ -370,6 +370,61 @@ static void test_load_and_decisions(void **st)
 	rmreg(r);
 }
 
+/* LEGO_GM_REG_UNHEALTHY: accepted, listed, kept alive, never chosen. */
+static void test_unhealthy(void **st)
+{
+	struct gm_registry *r = mkreg(LEGO_PERS_STORAGE, 16);
+	struct lego_gm_register_req q0 = req(LEGO_PERS_STORAGE, "s0", 1);
+	struct lego_gm_register_req q1 = req(LEGO_PERS_STORAGE, "s1", 1);
+	struct gm_pol_comp s[4];
+	uint8_t buf[1024];
+	struct lego_gm_node_ext x;
+	size_t len, unhealthy = 99;
+
+	q0.storage_bytes = 1ull << 30;
+	q1.storage_bytes = 8ull << 30;		/* more free space, but unhealthy */
+	q1.flags = LEGO_GM_REG_UNHEALTHY | LEGO_GM_REG_WANT_NOTIFY;
+	assert_int_equal(gm_reg_count_alive(r, &unhealthy), 0);
+	assert_int_equal(unhealthy, 0);
+	assert_int_equal(reg(r, &q1, T0), 3000);
+	assert_int_equal(gm_reg_count_alive(r, &unhealthy), 1);
+	assert_int_equal(unhealthy, 1);
+	/* Listed, flagged for the policies, which choose nothing. */
+	assert_int_equal(gm_reg_snapshot(r, s, 4), 1);
+	assert_int_equal(s[0].flags, GM_POL_UNHEALTHY);
+	/* (test_gm_policy checks that no policy chooses a flagged one.) */
+	assert_int_equal(reg(r, &q0, T0), 3001);
+	assert_int_equal(gm_reg_count_alive(r, &unhealthy), 2);
+	assert_int_equal(unhealthy, 1);
+	assert_int_equal(gm_reg_snapshot(r, s, 4), 2);
+	assert_int_equal(s[0].flags, GM_POL_UNHEALTHY);
+	assert_int_equal(s[1].flags, 0);
+	/* Heartbeats keep it alive like any other. */
+	assert_int_equal(hb(r, 3000, 1, T0 + DEAD - 1), 0);
+	assert_int_equal(hb(r, 3001, 1, T0 + DEAD - 1), 0);
+	gm_reg_tick(r, T0 + DEAD + 10, W0);
+	assert_int_equal(gm_reg_find(r, 3000)->state, LEGO_NODE_ALIVE);
+	/* GM_NODES carries the flag, for legoctl. */
+	assert_int_equal(gm_reg_encode_nodes(r, buf, sizeof(buf), &len), 0);
+	assert_int_equal(len, 8 + 2 * (sizeof(struct lego_gm_node) + sizeof(x)));
+	memcpy(&x, buf + 8 + 2 * sizeof(struct lego_gm_node), sizeof(x));
+	assert_int_equal(x.flags, LEGO_GM_REG_UNHEALTHY | LEGO_GM_REG_WANT_NOTIFY);
+	/* It rebooted with a repaired disk: healthy under its new id. */
+	q1.incarnation = 2;
+	q1.flags = 0;
+	assert_int_equal(reg(r, &q1, T0 + 2000), 3002);
+	assert_int_equal(gm_reg_count_alive(r, &unhealthy), 2);
+	assert_int_equal(unhealthy, 0);
+	assert_int_equal(gm_reg_snapshot(r, s, 4), 2);
+	assert_int_equal(s[0].node_id, 3001);
+	assert_int_equal(s[1].node_id, 3002);
+	assert_int_equal(s[1].flags, 0);
+	/* Other unknown flags are still refused. */
+	q0.flags = 0x0004;
+	assert_int_equal(reg(r, &q0, T0 + 2000), -EINVAL);
+	rmreg(r);
+}
+
 static void test_encode_nodes(void **st)
 {
 	struct gm_registry *r = mkreg(LEGO_PERS_PROCESSOR, 8);
@@ -610,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_heartbeat_and_death),
 		cmocka_unit_test(test_table_and_range_limits),
 		cmocka_unit_test(test_load_and_decisions),
+		cmocka_unit_test(test_unhealthy),
 		cmocka_unit_test(test_encode_nodes),
 		cmocka_unit_test(test_restart_keeps_ids),
 		cmocka_unit_test(test_state_lines_invalid),

@@ -91,6 +91,12 @@ void gm_mgr_reject(struct gm_mgr *m, const struct gm_rpc_req *req, const char *w
 int gm_mgr_choose(struct gm_mgr *m, gm_policy_fn fn, uint64_t need_bytes,
 		  struct lego_gm_choice *out);
 
+/* Why gm_mgr_choose() said -EHOSTDOWN, for the user: "no storage
+ * component is alive", or "no healthy storage component is alive (1
+ * unhealthy)" when the only alive ones registered LEGO_GM_REG_UNHEALTHY.
+ * Returns buf. */
+const char *gm_mgr_none_alive(struct gm_mgr *m, char *buf, size_t len);
+
 /* Puts an error message for the user into a reply (see gm.h: only for
  * replies to legoctl and managers). Returns status, for
  * "return gm_errmsg(...)". */

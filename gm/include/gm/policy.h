@@ -9,7 +9,9 @@
  * poll already folded in (see gm_reg_snapshot()).
  *
  * Every policy breaks ties by the lowest node id, whatever the order of
- * the array, so equal clusters always give equal answers.
+ * the array, so equal clusters always give equal answers. A component
+ * flagged GM_POL_UNHEALTHY (it registered with LEGO_GM_REG_UNHEALTHY: up,
+ * but unable to serve) is never chosen.
  */
 #ifndef GM_POLICY_H
 #define GM_POLICY_H
@@ -21,7 +23,7 @@ struct gm_pol_comp {
 	uint32_t node_id;
 	uint32_t cpus;
 	uint32_t threads;		/* polled, plus the manager's placements since */
-	uint32_t reserved;
+	uint32_t flags;			/* GM_POL_* */
 	uint64_t mem_total_bytes;
 	uint64_t mem_free_bytes;	/* polled, minus what the manager handed out since */
 	uint64_t load;			/* memory: requests/s, plus choices made since the poll */
@@ -29,10 +31,13 @@ struct gm_pol_comp {
 	uint64_t storage_free_bytes;
 };
 
+#define GM_POL_UNHEALTHY 0x1		/* listed, alive, never chosen */
+
 /*
  * A policy: returns the index in c[0..n) of the chosen component, or
- * -EHOSTDOWN when n == 0 (no component of the kind is alive), or -ENOSPC
- * when none has need_bytes free (memory or storage, as the policy says).
+ * -EHOSTDOWN when no healthy component is in c (n == 0: none of the kind
+ * is alive), or -ENOSPC when no healthy one has need_bytes free (memory or
+ * storage, as the policy says).
  */
 typedef int (*gm_policy_fn)(const struct gm_pol_comp *c, size_t n, uint64_t need_bytes);
 

@@ -23,6 +23,10 @@
  *    take each other's ids in turn;
  *  - a component silent for dead_after_ms is declared dead; its heartbeats
  *    are then answered -ENOENT so that it registers again;
+ *  - a component that registers with LEGO_GM_REG_UNHEALTHY (up, but it
+ *    cannot serve: e.g. an sComponent with a corrupt disk image) is
+ *    listed and kept alive by its heartbeats like any other, but the
+ *    snapshot flags it GM_POL_UNHEALTHY so that no policy chooses it;
  *  - after a manager restart, components read from the state file are
  *    UNKNOWN until heard from: a heartbeat with the right (id,
  *    incarnation), or a REGISTER retry, revives them with their id;
@@ -145,9 +149,14 @@ struct gm_comp *gm_reg_find(struct gm_registry *r, uint32_t node_id);
 void gm_reg_load_result(struct gm_registry *r, uint32_t node_id, uint32_t incarnation,
 			int status, const void *data, size_t len);
 
-/* The ALIVE components as a policy snapshot, by increasing id. Returns how
- * many were written (at most max). */
+/* The ALIVE components as a policy snapshot, by increasing id; those that
+ * registered LEGO_GM_REG_UNHEALTHY are flagged GM_POL_UNHEALTHY. Returns
+ * how many were written (at most max). */
 size_t gm_reg_snapshot(const struct gm_registry *r, struct gm_pol_comp *out, size_t max);
+
+/* How many components are ALIVE; of them, *unhealthy (if not NULL)
+ * registered LEGO_GM_REG_UNHEALTHY. For error messages. */
+size_t gm_reg_count_alive(const struct gm_registry *r, size_t *unhealthy);
 
 /* Folds a decision into the load until the next poll. */
 void gm_reg_charge(struct gm_registry *r, uint32_t node_id, uint32_t threads, uint64_t bytes,
