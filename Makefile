@@ -1,10 +1,13 @@
 # LegoOS top-level Makefile.
 #
-#   make                 build all three personalities (ELF + ISO)
+#   make                 build all three personalities (ELF + ISO), the Linux-side
+#                        programs, host tools, test programs and the vNode root
 #   make test            install dependencies, run unit and QEMU tests
 #   make check-unit      host unit tests (cmocka)
 #   make check-qemu      QEMU boot tests
 #   make run             boot one node of each personality in turn and show its console
+#   make user            static test programs build/user/{glibc,musl}/<name>
+#   make vnode-root      the vNode base root build/vnode-root/ and its image
 #   make defconfig|olddefconfig|menuconfig|savedefconfig [P=<personality>]
 #
 # Each personality is an independent Kconfig build in build/<personality>/.
@@ -17,9 +20,9 @@ P             ?= processor
 export PY
 
 .PHONY: variants all kernels isos test check check-unit check-qemu run clean distclean setup \
-	defconfig olddefconfig menuconfig savedefconfig gm tools help
+	defconfig olddefconfig menuconfig savedefconfig gm tools user vnode-root help
 
-all: kernels isos gm tools
+all: kernels isos gm tools user vnode-root
 
 kernels: $(foreach p,$(PERSONALITIES),kernel-$(p))
 isos: $(foreach p,$(PERSONALITIES),$(BUILD)/legoos-$(p).iso)
@@ -73,6 +76,76 @@ $(BUILD)/tools/obj/%.o: %.c
 	@gcc $(TOOLS_CFLAGS) -c $< -o $@
 
 -include $(MKLEGOFS_OBJS:.o=.d)
+
+# ---- Test programs run inside vNodes: tests/user/<name>.c, each linked
+# statically against glibc (gcc) and musl (musl-gcc) into
+# build/user/glibc/<name> and build/user/musl/<name> ----
+USER_PROGS := $(sort $(basename $(notdir $(wildcard tests/user/*.c))))
+USER_LIBCS := glibc musl
+USER_BINS := $(foreach l,$(USER_LIBCS),$(addprefix $(BUILD)/user/$(l)/,$(USER_PROGS)))
+USER_CFLAGS := -static -O2 -Wall -Wextra -Werror
+USER_CC_glibc := gcc
+USER_CC_musl := musl-gcc
+
+user: $(USER_BINS)
+
+define user_rules
+$(BUILD)/user/$(1)/%: tests/user/%.c
+	@command -v $(USER_CC_$(1)) >/dev/null || { echo "make: $(USER_CC_$(1)) not found (run scripts/setup)" >&2; exit 1; }
+	@mkdir -p $$(dir $$@)
+	@printf "  %-9s %s\n" CC-$(1) $$@
+	@$(USER_CC_$(1)) $(USER_CFLAGS) -o $$@ $$<
+endef
+$(foreach l,$(USER_LIBCS),$(eval $(call user_rules,$(l))))
+
+# ---- The vNode base root: build/vnode-root/ is staged from Debian's static
+# busybox (bin/busybox, and bin/<applet> -> busybox for every applet of
+# `busybox --list`), the test programs (tests/glibc/<name>, tests/musl/<name>),
+# a few files in etc/, a README and an empty tmp/. build/vnode-root.img is
+# that tree as a LegoFS image (vNode 0), made to prove that it builds;
+# scripts/rack makes each storage node's disk from build/vnode-root with
+# mklegofs at the rack's disk size. ----
+VNODE_ROOT := $(BUILD)/vnode-root
+BUSYBOX := /bin/busybox
+
+vnode-root: $(BUILD)/vnode-root.img
+
+$(BUILD)/vnode-root.stamp: $(USER_BINS) $(BUSYBOX) Makefile
+	@[ -x $(BUSYBOX) ] || { echo "make: $(BUSYBOX) not found (install busybox-static: run scripts/setup)" >&2; exit 1; }
+	@echo "  STAGE     $(VNODE_ROOT)/"
+	@rm -rf $(VNODE_ROOT).tmp
+	@mkdir -p $(VNODE_ROOT).tmp/bin $(VNODE_ROOT).tmp/etc $(VNODE_ROOT).tmp/tmp \
+		$(addprefix $(VNODE_ROOT).tmp/tests/,$(USER_LIBCS))
+	@chmod 1777 $(VNODE_ROOT).tmp/tmp
+	@cp $(BUSYBOX) $(VNODE_ROOT).tmp/bin/busybox
+	@for a in $$($(BUSYBOX) --list); do \
+		case $$a in busybox|*/*|'') continue ;; esac; \
+		ln -s busybox $(VNODE_ROOT).tmp/bin/$$a || exit 1; \
+	done
+	@[ -L $(VNODE_ROOT).tmp/bin/sh ] || { echo "make: $(BUSYBOX) --list has no sh applet" >&2; exit 1; }
+	@$(foreach l,$(USER_LIBCS),cp $(addprefix $(BUILD)/user/$(l)/,$(USER_PROGS)) $(VNODE_ROOT).tmp/tests/$(l)/ &&) true
+	@echo legoos > $(VNODE_ROOT).tmp/etc/hostname
+	@echo 'root:x:0:0:root:/:/bin/sh' > $(VNODE_ROOT).tmp/etc/passwd
+	@echo 'root:x:0:' > $(VNODE_ROOT).tmp/etc/group
+	@printf '%s\n' \
+		'LegoOS vNode base root (vNode 0 of every storage node'"'"'s default disk).' \
+		'' \
+		'/bin/busybox        Debian'"'"'s static busybox; /bin/<applet> are symlinks to it' \
+		'/tests/glibc/<name> test programs of tests/user/, static glibc' \
+		'/tests/musl/<name>  the same, static musl' \
+		'/tmp                scratch directory (1777)' \
+		'' \
+		'Built by `make vnode-root` (part of `make`) into build/vnode-root/.' \
+		> $(VNODE_ROOT).tmp/README
+	@rm -rf $(VNODE_ROOT)
+	@mv $(VNODE_ROOT).tmp $(VNODE_ROOT)
+	@touch $@
+
+$(BUILD)/vnode-root.img: $(BUILD)/vnode-root.stamp $(BUILD)/tools/mklegofs
+	@echo "  MKLEGOFS  $@"
+	@$(BUILD)/tools/mklegofs --size 256M --all-root --label vnode-root $@.tmp $(VNODE_ROOT) >/dev/null
+	@$(BUILD)/tools/mklegofs --check $@.tmp >/dev/null
+	@mv -f $@.tmp $@
 
 # ---- Configuration variants ----
 # arch/x86/configs/variants/<v>.config is a fragment applied on top of each
@@ -135,7 +208,7 @@ check: test
 check-unit: unit-build
 	@scripts/run-tests unit
 
-check-qemu: kernels isos variants gm
+check-qemu: kernels isos variants gm tools vnode-root
 	@scripts/run-tests qemu
 
 run: setup
@@ -148,6 +221,6 @@ clean:
 distclean: clean
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,/^$$/p' Makefile
 
 FORCE:
