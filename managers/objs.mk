@@ -7,3 +7,9 @@ obj-$(CONFIG_PERSONALITY_STORAGE) += managers/storage/legofs.o managers/storage/
 	managers/storage/legofs_check.o managers/storage/legofs_util.o
 obj-$(CONFIG_PERSONALITY_STORAGE) += managers/storage/store.o managers/storage/service.o \
 	managers/storage/st_proto.o
+# Memory monitor, home role (home.c, loader.c, vregion.c) with the ELF loader
+# and the request decoders it shares with the owner role.
+obj-$(CONFIG_PERSONALITY_MEMORY) += managers/memory/home.o managers/memory/loader.o \
+	managers/memory/vregion.o managers/memory/elf_load.o managers/memory/mem_proto.o
+# Memory monitor, vRegion owner role (owner.c) with the vma trees and page map.
+obj-$(CONFIG_PERSONALITY_MEMORY) += managers/memory/owner.o managers/memory/pgmap.o managers/memory/vma.o

@@ -221,7 +221,7 @@ struct vma_space_params {
 /*
  * An address space (or a part of one). Locking: every field is protected
  * by the caller's lock. The caller may read everything; after init it may
- * set start_stack, stack_limit and next_object directly and the heap with
+ * set mmap_base, start_stack, stack_limit and next_object directly and the heap with
  * vma_set_brk(); everything else changes only through the calls below.
  */
 struct vma_space {

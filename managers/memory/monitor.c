@@ -1,18 +1,24 @@
-/* Memory monitor entry point. For now it only announces that the node is
- * up; the memory component's services arrive with later issues. */
+/* Memory monitor entry points (paper §4.4, §5.4). Before the node
+ * registers with GMM its services are registered: the home role
+ * (home.c, loader.c: address spaces, placement, exec) and the vRegion
+ * owner role (owner.c: vmas and pages), so that the first request after
+ * registration can be served. Design: docs/memory.md. */
 #include <lego/monitor.h>
 #include <lego/printk.h>
 #include <lego/smp.h>
 #include <uapi/lego/gm.h>
+#include "home.h"
+#include "owner.h"
 
 const char monitor_name[] = "memory";
 const int monitor_personality = LEGO_PERS_MEMORY;
 /* Memory monitors will replicate data and must hear of deaths. */
 const bool monitor_wants_notify = true;
 
-/* Nothing to bring up before registering yet. */
 void monitor_init(void)
 {
+	owner_init();
+	home_init();
 }
 
 void monitor_reg_info(struct monitor_reg_info *ri)

@@ -39,6 +39,9 @@ UNIT_SRCS_legofs := managers/storage/legofs.c managers/storage/legofs_core.c \
 UNIT_SRCS_legofs_model := $(UNIT_SRCS_legofs)
 # Storage request decoding; lfs_path_check comes from legofs_util.c.
 UNIT_SRCS_st_proto := managers/storage/st_proto.c managers/storage/legofs_util.c
+UNIT_SRCS_pgmap := managers/memory/pgmap.c
+UNIT_SRCS_mem_proto := managers/memory/mem_proto.c
+UNIT_SRCS_vregion := managers/memory/vregion.c
 UNIT_SRCS_vma := managers/memory/vma.c
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))

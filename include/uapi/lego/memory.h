@@ -41,8 +41,9 @@
  *   -ENOMEM   no address space left (or too many vmas), no memory on the
  *             node, GMM found no owner with enough free memory
  *   -EFAULT   FETCH/FLUSH of an address no vma covers
- *   -EACCES   FETCH for write of a page without PROT_WRITE (or read without
- *             PROT_READ|PROT_EXEC); mprotect adding what the mapping forbids
+ *   -EACCES   FETCH for write of a page without PROT_WRITE, or any FETCH
+ *             of a PROT_NONE page (as on x86, write implies read);
+ *             mprotect adding what the mapping forbids
  *   -ENXIO    page or OWN request for a vRegion this node does not own
  *             (the sender's vRegion array is stale: fetch VREGIONS again)
  *   -ENOEXEC  EXEC of a file that is not a loadable ELF64 x86-64 program
@@ -243,6 +244,9 @@ enum lego_mem_own_op {
 	LEGO_MEM_OWN_FORK = 6,		/* copy mm's part to child (new_addr = child mm id) */
 	LEGO_MEM_OWN_FREE = 7,		/* drop mm's part of this vRegion */
 	LEGO_MEM_OWN_STACK = 8,		/* the initial stack vma: [addr, addr + len) */
+	LEGO_MEM_OWN_MAPS = 9,		/* list the vRegion's vmas from m.addr on (0: all):
+					 * reply lego_mem_own_reply, then a
+					 * lego_mem_maps_reply with its records */
 };
 
 struct lego_mem_own_req {
