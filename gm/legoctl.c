@@ -101,6 +101,48 @@ static const struct cmd_help helps[] = {
 	  "full store is reported with what was written. After an I/O error or\n"
 	  "-EROFS the store's own explanation (STATFS) follows, e.g. 'storage s0: store\n"
 	  "not mounted: superblock checksum mismatch'.\n" },
+	{ "mem", "mem COMMAND [--home NAME|ID|IP[:PORT]] [--mm ID] [--vnode NAME] [--timeout MS] [--json] [--gm IP] ...",
+	  "TEST TOOL: a Linux-side client of the memory monitor (include/uapi/lego/\n"
+	  "memory.h), for testing it before the processor monitor exists. Layout\n"
+	  "requests go to the address space's home memory component (--home NAME, ID\n"
+	  "or IP[:PORT]; names and ids from GMM's list); page requests to the owner of\n"
+	  "the address's vRegion, from the vRegion array the home's replies carry\n"
+	  "(refreshed on -ENXIO). Address spaces are named by mm ids this tool makes\n"
+	  "(0xffff<pid><random>). Numbers are decimal or 0x hex, with k/m/g suffixes.\n"
+	  "--timeout: how long a silent node is waited for (default 5000 ms).\n"
+	  "  create [--home H] [--vnode V] [--mm ID]   a new empty address space; home\n"
+	  "                                  from GMM unless --home; prints 'MM IP:PORT'\n"
+	  "  exec [--home H] [--vnode V] [--mm ID] [--env K=V ...] [--dump-stack] PATH\n"
+	  "       [ARGS...] [-- ARGS...]     loads an ELF (argv = PATH ARGS); prints\n"
+	  "                                  entry, sp, start_brk, stack_top, mmap_base\n"
+	  "                                  and the vRegions; --dump-stack decodes\n"
+	  "                                  argc, argv, envp and auxv from the pages\n"
+	  "  mmap --len L [--addr A] [--prot rwx|none] [--flags F,...] [--file PATH\n"
+	  "       [--pgoff N]]               prints the address. F: private, shared,\n"
+	  "                                  anon, fixed, noreplace, growsdown, stack,\n"
+	  "                                  ... or a number (default private,anon)\n"
+	  "  munmap --addr A --len L | mprotect --addr A --len L --prot P\n"
+	  "  mremap --addr A --len L --new-len N [--flags maymove,fixed] [--new-addr A]\n"
+	  "  brk [--addr BREAK]              prints the break\n"
+	  "  maps [--json]                   /proc/self/maps-style lines (MEM_MAPS)\n"
+	  "  vregions [--json]               INDEX RANGE owner ID IP:PORT\n"
+	  "  write --addr A [--text S | --fill BYTE --len N]   stdin (or S, or N\n"
+	  "                                  bytes) written page by page: FETCH, FLUSH\n"
+	  "  read --addr A --len L [--raw | --hex]   hexdump (or raw bytes, or hex)\n"
+	  "  fork [--child ID]  prints the child's id | exit\n"
+	  "  stats [--node N] [--json]       MEM_STATS of one or every alive memory\n"
+	  "                                  component, one line each\n"
+	  "  selftest [--seed S] [--ops N] [--areas N] [--pages N] [--addr BASE]\n"
+	  "           [--keep]               random writes and reads of N areas (MAP_FIXED,\n"
+	  "                                  one vRegion apart from BASE, default 64 GiB)\n"
+	  "                                  checked against a model; a new address\n"
+	  "                                  space unless --mm (exited unless --keep)\n"
+	  "  script FILE|-                   one operation per line (as above, without\n"
+	  "                                  the common options given to script); one\n"
+	  "                                  result line each ('error: ...' on failure);\n"
+	  "                                  '! OP' expects OP to fail; $N is the result\n"
+	  "                                  (address, mm id) of the N-th operation\n"
+	  "Errors: 'legoctl: mem COMMAND: reason' with exit status 1 (2 for usage).\n" },
 	{ "run", "run --vnode NAME [--json] [--timeout MS] [--gm IP] -- PATH [ARGS...]",
 	  "Runs the Linux program PATH in vNode NAME. GPM places the new process: a\n"
 	  "processor component (the one with the fewest threads) and a home memory\n"
@@ -155,7 +197,11 @@ static const struct cmd_help helps[] = {
 	  "A storage fake also serves the storage protocol (storage.h) from memory,\n"
 	  "--storage-mib being its capacity, so that 'vnode create/rm' and 'legoctl fs'\n"
 	  "work against it; with --unhealthy its file requests fail with -EIO and\n"
-	  "STATFS says 'not mounted', like a storage node with a corrupt disk.\n" },
+	  "STATFS says 'not mounted', like a storage node with a corrupt disk.\n"
+	  "A memory fake serves a small part of the memory protocol (memory.h) from\n"
+	  "memory: one node home and owner of everything; CREATE, MMAP, MUNMAP,\n"
+	  "MPROTECT, FORK, EXIT, VREGIONS, MAPS, PAGE_FETCH/FLUSH, STATS (no loader,\n"
+	  "no brk/mremap, no vma merging), so that 'legoctl mem' works against it.\n" },
 };
 
 static void usage_all(FILE *f)
@@ -1008,7 +1054,7 @@ int main(int argc, char **argv)
 		{ "ping", cmd_ping }, { "info", cmd_info }, { "rpctest", cmd_rpctest },
 		{ "nodes", cmd_gm_nodes }, { "serve-echo", cmd_serve_echo },
 		{ "vnode", cmd_vnode }, { "run", cmd_run }, { "choose", cmd_choose },
-		{ "fake-monitor", cmd_fake_monitor }, { "fs", cmd_fs },
+		{ "fake-monitor", cmd_fake_monitor }, { "fs", cmd_fs }, { "mem", cmd_mem },
 	};
 
 	if (argc < 2) {

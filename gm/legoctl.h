@@ -2,9 +2,10 @@
  * legoctl's internals shared by its source files: legoctl.c (command
  * table, argument parsing, node commands), legoctl_gm.c (commands that
  * talk to the global managers), legoctl_fs.c (files of a vNode on its
- * storage component), legoctl_fake.c (the fake monitor test tool) and
- * legoctl_fakest.c (its in-memory storage service). Not an installed
- * interface.
+ * storage component), legoctl_mem.c (the memory monitor's test client),
+ * legoctl_fake.c (the fake monitor test tool), legoctl_fakest.c and
+ * legoctl_fakemem.c (its in-memory storage and memory services). Not an
+ * installed interface.
  */
 #ifndef LEGOCTL_H
 #define LEGOCTL_H
@@ -101,6 +102,9 @@ int cmd_nodes_local(int argc, char **argv);
 /* ---- legoctl_fs.c ---- */
 int cmd_fs(int argc, char **argv);
 
+/* ---- legoctl_mem.c ---- */
+int cmd_mem(int argc, char **argv);
+
 /* ---- legoctl_fake.c ---- */
 int cmd_fake_monitor(int argc, char **argv);
 
@@ -112,5 +116,14 @@ struct fakest *fakest_new(uint64_t total_bytes, bool unhealthy);
 void fakest_free(struct fakest *s);
 /* Serves the LEGO_OP_ST_* opcodes (storage.h) on ep. 0 or -errno. */
 int fakest_register(struct fakest *s, struct gm_rpc_ep *ep);
+
+/* ---- legoctl_fakemem.c: the fake monitor's memory service ---- */
+struct fakemem;
+/* One node that is home and owner of everything, at ip:port. */
+struct fakemem *fakemem_new(uint32_t ip, uint16_t port, uint64_t mem_bytes);
+void fakemem_set_node(struct fakemem *m, uint32_t node_id);
+void fakemem_free(struct fakemem *m);
+/* Serves part of the LEGO_OP_MEM_* opcodes (memory.h) on ep. 0 or -errno. */
+int fakemem_register(struct fakemem *m, struct gm_rpc_ep *ep);
 
 #endif

@@ -11,7 +11,9 @@
  * line per event on stdout, for the tests to read. As a storage
  * component it also serves the storage protocol from memory
  * (legoctl_fakest.c), so that gpmd's vNode create/remove and `legoctl fs`
- * work against it; --unhealthy makes it register with
+ * work against it; as a memory component it serves a small part of the
+ * memory protocol (legoctl_fakemem.c) for `legoctl mem`; --unhealthy
+ * makes it register with
  * LEGO_GM_REG_UNHEALTHY and fail file requests with -EIO, like an
  * sComponent whose disk image is corrupt.
  *
@@ -49,6 +51,7 @@ struct fake {
 	unsigned heartbeat_ms, dead_after_ms;
 	bool notify, no_load, unhealthy;
 	struct fakest *store;		/* storage personality only */
+	struct fakemem *mem;		/* memory personality only */
 	unsigned long long cpus, threads, mem_mib, free_mib, st_mib, st_free_mib, req_rate;
 	uint64_t t_start_ns;
 };
@@ -189,6 +192,8 @@ static int fake_register(struct fake *f)
 	f->dead_after_ms = rep.dead_after_ms;
 	f->registered = true;
 	gm_rpc_set_src_node(f->ep, f->node_id);
+	if (f->mem)
+		fakemem_set_node(f->mem, f->node_id);
 	fake_say(f, "registered as id %u (heartbeat %u ms, dead after %u ms)", f->node_id,
 		 f->heartbeat_ms, f->dead_after_ms);
 	return 0;
@@ -318,6 +323,14 @@ int cmd_fake_monitor(int argc, char **argv)
 		fakest_free(f.store);
 		return EXIT_FAIL;
 	}
+	if (f.pers == LEGO_PERS_MEMORY &&
+	    (!(f.mem = fakemem_new(f.my_ip, gm_rpc_port(f.ep), f.mem_mib << 20)) ||
+	     fakemem_register(f.mem, f.ep) < 0)) {
+		fprintf(stderr, "%s: fake-monitor: cannot set up the memory service\n", prog);
+		gm_rpc_close(f.ep);
+		fakemem_free(f.mem);
+		return EXIT_FAIL;
+	}
 	f.t_start_ns = now_ns();
 
 	/* No SA_RESTART: the signal must interrupt poll(). */
@@ -377,5 +390,6 @@ int cmd_fake_monitor(int argc, char **argv)
 	fake_say(&f, "stopping");
 	gm_rpc_close(f.ep);
 	fakest_free(f.store);
+	fakemem_free(f.mem);
 	return 0;
 }

@@ -157,6 +157,17 @@ static int map_path(bool wants, const u8 *p, u16 n, const char **path)
 	return mem_path_check(*path, n);
 }
 
+/* mprotect checks prot before anything else, as Linux does: unknown bits,
+ * or both growth directions, are -EINVAL whatever the range holds. */
+static bool mem_mprotect_prot_ok(u32 prot)
+{
+	const u32 known = LEGO_PROT_READ | LEGO_PROT_WRITE | LEGO_PROT_EXEC | LEGO_PROT_SEM |
+			  LEGO_PROT_GROWSDOWN | LEGO_PROT_GROWSUP;
+	const u32 both = LEGO_PROT_GROWSDOWN | LEGO_PROT_GROWSUP;
+
+	return !(prot & ~known) && (prot & both) != both;
+}
+
 int mem_decode_map(u16 opcode, const void *msg, size_t len, struct mem_map_msg *out)
 {
 	struct lego_mem_map_req *h = &out->h;
@@ -178,8 +189,11 @@ int mem_decode_map(u16 opcode, const void *msg, size_t len, struct mem_map_msg *
 		    !below_top(h->addr, h->len))
 			return -EINVAL;
 		break;
-	case LEGO_OP_MEM_MUNMAP:
 	case LEGO_OP_MEM_MPROTECT:
+		if (!mem_mprotect_prot_ok(h->prot))
+			return -EINVAL;
+		__attribute__((fallthrough));
+	case LEGO_OP_MEM_MUNMAP:
 		if ((h->addr & PG_MASK) || !below_top(h->addr, h->len))
 			return -EINVAL;
 		break;
@@ -280,8 +294,11 @@ int mem_decode_own(const void *msg, size_t len, struct mem_own_msg *out)
 		    ((m->addr & PG_MASK) || !mem_range_in(m->addr, m->len, lo, hi)))
 			return -EINVAL;
 		break;
-	case LEGO_MEM_OWN_MUNMAP:
 	case LEGO_MEM_OWN_MPROTECT:
+		if (!mem_mprotect_prot_ok(m->prot))
+			return -EINVAL;
+		__attribute__((fallthrough));
+	case LEGO_MEM_OWN_MUNMAP:
 	case LEGO_MEM_OWN_STACK:
 		if ((m->addr & PG_MASK) || !m->len || !mem_range_in(m->addr, m->len, lo, hi))
 			return -EINVAL;

@@ -5,7 +5,8 @@
 # bound and its notification, GMM's choices before and after a death and an
 # addition, restarts that keep ids and vNodes, vNode commands and their
 # errors, state-file corruption, and fuzzed datagrams at every manager
-# (against sanitizer builds of the daemons). Each of those starts its own
+# (against sanitizer builds of the daemons); legoctl mem against the fake
+# memory monitor's tiny in-memory home and owner. Each of those starts its own
 # managers on its own ports, with short timings (heartbeat 100 ms, dead
 # after 600 ms, load poll 300 ms), and stops them at its end.
 #
@@ -836,6 +837,119 @@ storage_case() {
 	gm_cleanup
 }
 
+# legoctl mem against a fake memory monitor (its small in-memory home and
+# owner, gm/legoctl_fakemem.c): the client side of the memory protocol
+# without QEMU. The memory monitor itself is tested by 86-memory.sh.
+mem_case() {
+	gm_env 7
+	managers || return
+	fake_reg m0 memory --mem-mib 256
+	local mm home a b
+	lc mem create
+	expect_lc 0 "mem create (home from GMM)"
+	read -r mm home <<< "$LC_OUT"
+	[[ $mm =~ ^0xffff[0-9a-f]{12}$ ]] || fail "mem create printed mm id '$mm'"
+	[[ $home =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "mem create printed home '$home'"
+	lc mem create --home m0 --mm "$mm"
+	expect_lc 1 "create of an existing mm"
+	expect_lc_err '^legoctl: mem create: File exists$'
+	# mmap: top-down, fixed, noreplace; mprotect splits; maps shows it.
+	lc mem mmap --mm "$mm" --home m0 --len 64k
+	expect_lc 0 "mmap anonymous"
+	a=$LC_OUT
+	[[ $a =~ ^0x[0-9a-f]+$ ]] || fail "mmap printed '$a'"
+	lc mem mmap --mm "$mm" --home 2000 --addr 0x40000000 --len 3 --flags fixed,private,anon --prot r
+	expect_lc 0 "mmap MAP_FIXED (home by id)"
+	[ "$LC_OUT" = 0x40000000 ] || fail "MAP_FIXED at 0x40000000 gave '$LC_OUT'"
+	lc mem mmap --mm "$mm" --home "$home" --addr 0x40000000 --len 4k --flags noreplace,private,anon
+	expect_lc 1 "MAP_FIXED_NOREPLACE over a mapping"
+	expect_lc_err '^legoctl: mem mmap: File exists$'
+	lc mem mmap --mm "$mm" --home m0 --addr 0x40001000 --len 12k --flags fixed,private,anon
+	expect_lc 0
+	lc mem mprotect --mm "$mm" --home m0 --addr 0x40002000 --len 4k --prot rx
+	expect_lc 0 "mprotect"
+	lc mem maps --mm "$mm" --home m0
+	expect_lc 0 "maps"
+	[ "$(grep -c . <<< "$LC_OUT")" -eq 5 ] || fail "maps: $(grep -c . <<< "$LC_OUT") lines, expected 5"
+	expect_lc_out '^40000000-40001000 r--p 00000000 00:00 0 *$'
+	expect_lc_out '^40001000-40002000 rw-p 00000000 00:00 0 *$'
+	expect_lc_out '^40002000-40003000 r-xp 00001000 00:00 0 *$'
+	expect_lc_out '^40003000-40004000 rw-p 00002000 00:00 0 *$'
+	expect_lc_out "^${a#0x}-[0-9a-f]+ rw-p "
+	lc mem vregions --mm "$mm" --home m0
+	expect_lc 0
+	expect_lc_out '^1 +000040000000-000080000000 owner 2000 127\.0\.0\.1:' "vRegion 1 owned by m0"
+	# Pages: write, read back (zeros around it), permissions, holes.
+	lc mem write --mm "$mm" --home m0 --addr 0x40001ffe --text 'hi there'
+	expect_lc 1 "a write running into the r-x page"
+	expect_lc_err '^legoctl: mem write: Permission denied$'
+	lc mem write --mm "$mm" --home m0 --addr "$((a + 4094))" --text 'hello, world'
+	expect_lc 0 "write across two pages"
+	lc mem read --mm "$mm" --home m0 --addr "$((a + 4092))" --len 18 --hex
+	expect_lc 0
+	[ "$LC_OUT" = 000068656c6c6f2c20776f726c6400000000 ] || fail "read back: '$LC_OUT'"
+	lc mem read --mm "$mm" --home m0 --addr 0x40004000 --len 1
+	expect_lc 1 "read of an unmapped page"
+	expect_lc_err '^legoctl: mem read: Bad address$'
+	lc mem read --mm 0x1234 --home m0 --addr 0x40000000 --len 1
+	expect_lc 1 "an unknown mm"
+	expect_lc_err '^legoctl: mem read: No such process$'
+	# fork copies the pages; a later write in the parent stays there.
+	lc mem fork --mm "$mm" --home m0 --child 0x77
+	expect_lc 0 "fork"
+	lc mem write --mm "$mm" --home m0 --addr "$((a + 4094))" --text 'HELLO'
+	expect_lc 0
+	lc mem read --mm 0x77 --home m0 --addr "$((a + 4094))" --len 5 --hex
+	[ "$LC_OUT" = 68656c6c6f ] || fail "the child sees '$LC_OUT' after the parent's write"
+	lc mem read --mm "$mm" --home m0 --addr "$((a + 4094))" --len 5 --hex
+	[ "$LC_OUT" = 48454c4c4f ] || fail "the parent reads '$LC_OUT'"
+	# munmap frees pages.
+	lc mem munmap --mm "$mm" --home m0 --addr "$a" --len 64k
+	expect_lc 0
+	lc mem read --mm "$mm" --home m0 --addr "$a" --len 1
+	expect_lc 1 "read after munmap"
+	# selftest over 3 vRegions; a script with $N, '!', one line per op.
+	lc mem selftest --home m0 --seed 7 --ops 600 --areas 3 --pages 8
+	expect_lc 0 "selftest"
+	expect_lc_out '^selftest: seed 7, .* 3 vRegions, owners 2000; 600 ops: .* 0 mismatches, 0 errors$'
+	# $N: the result of the N-th operation; '!': a failure is expected.
+	cat > "$W/script" <<'EOF'
+# a comment
+create
+mmap --mm $1 --len 8k
+write --mm $1 --addr $2 --fill 0xab --len 3
+read --mm $1 --addr $2 --len 4
+! mmap --mm $1 --addr $2 --len 4k --flags noreplace,private,anon
+exit --mm $1
+! exit --mm $1
+EOF
+	lc mem script --home m0 "$W/script"
+	expect_lc 0 "script"
+	printf '%s\n' "$LC_OUT" | sed -E 's/0x[0-9a-f]+/X/g' > "$W/script.out"
+	printf '%s\n' X X ok ababab00 'error: File exists' ok 'error: No such process' > "$W/script.want"
+	cmp -s "$W/script.out" "$W/script.want" || fail "script output: $(tr '\n' '|' < "$W/script.out")"
+	# Usage errors.
+	lc mem mmap --mm "$mm" --len 4k
+	expect_lc 2 "no --home"
+	lc mem mmap --mm "$mm" --home m0 --len 4k --prot rwq
+	expect_lc 2 "bad --prot"
+	lc mem frobnicate
+	expect_lc 2
+	lc mem exec --home m0 /bin/true
+	expect_lc 1 "the fake has no loader"
+	expect_lc_err '^legoctl: mem exec: /bin/true: Function not implemented'
+	# Exits: nothing left.
+	lc mem exit --mm "$mm" --home m0
+	expect_lc 0
+	lc mem exit --mm 0x77 --home m0
+	expect_lc 0
+	lc mem stats
+	expect_lc 0 "stats of every memory node"
+	b=$(sed -n 's/.*mms_home=\([0-9]*\) .* pages=\([0-9]*\) .*/\1 \2/p' <<< "$LC_OUT")
+	[ "$b" = "0 0" ] || fail "after every exit: mms_home and pages '$b', expected '0 0'"
+	gm_cleanup
+}
+
 add_case registration registration_case
 add_case death-and-choices death_case
 add_case restart-keeps-ids restart_case
@@ -843,5 +957,6 @@ add_case vnodes-and-run vnode_case
 add_case state-file state_case
 add_case fuzz fuzz_case
 add_case storage storage_case
+add_case mem mem_case
 add_case rack rack_case
 run_cases
