@@ -9,7 +9,9 @@
  * up to 1514 bytes of frame fits easily); poll hands each completed buffer
  * to nd->rx and queues it again. Transmit queue 1 copies each frame into
  * one of its own 2 KiB buffers; finished buffers are reclaimed on the next
- * send, so the transmit queue needs no interrupt.
+ * send, so the transmit queue needs no interrupt. Frames sent in a batch
+ * (nd->tx_defer, see netdev.h) are published with one doorbell by
+ * vnet_flush, or every VNET_TX_BATCH frames, or when the ring is full.
  *
  * Interrupts: MSI-X table entry 0 serves the receive queue. Without MSI-X
  * (e.g. -device virtio-net-pci,vectors=0) the device uses INTx and the ISR
@@ -39,6 +41,9 @@
 #define VNET_RXQ 0
 #define VNET_TXQ 1
 #define VNET_ETHERTYPE_PROBE 0x88b5	/* IEEE 802 local experimental */
+/* Deferred frames are published at most this many at a time, so the
+ * device starts on a long message while the rest is being queued. */
+#define VNET_TX_BATCH 16
 
 struct vnet {
 	struct netdev nd;
@@ -92,6 +97,8 @@ static int vnet_xmit(struct netdev *nd, const void *frame, size_t len)
 	while ((b = virtq_get(&v->txq, NULL)))
 		v->tx_free[v->tx_nfree++] = b;
 	if (!v->tx_nfree) {
+		/* Deferred frames must reach the device to come back. */
+		virtq_kick(&v->txq);
 		nd->stats.tx_busy++;
 		return -EAGAIN;
 	}
@@ -105,10 +112,17 @@ static int vnet_xmit(struct netdev *nd, const void *frame, size_t len)
 		nd->stats.tx_busy++;
 		return -EAGAIN;
 	}
-	virtq_kick(&v->txq);
+	if (!nd->tx_defer || virtq_unpublished(&v->txq) >= VNET_TX_BATCH)
+		virtq_kick(&v->txq);
 	nd->stats.tx_packets++;
 	nd->stats.tx_bytes += len;
 	return 0;
+}
+
+static void vnet_flush(struct netdev *nd)
+{
+	struct vnet *v = nd->priv;
+	virtq_kick(&v->txq);
 }
 
 static int vnet_poll(struct netdev *nd, int budget)
@@ -162,6 +176,7 @@ static bool vnet_link_up(struct netdev *nd)
 
 static const struct netdev_ops vnet_ops = {
 	.xmit = vnet_xmit,
+	.flush = vnet_flush,
 	.poll = vnet_poll,
 	.irq_enable = vnet_irq_enable,
 	.link_up = vnet_link_up,

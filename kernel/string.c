@@ -3,17 +3,27 @@
  * names and semantics. */
 #include <lego/string.h>
 
+/* Eight bytes per iteration, then the tail byte by byte. Under software
+ * emulation (QEMU TCG, the emulated rack) every iteration of a rep string
+ * instruction costs about the same whatever its width, so "rep movsb" of a
+ * 1400-byte frame took ~3 us and "rep movsq" ~0.45 us (measured in a
+ * storage node); on hardware both are fast. */
 void *memset(void *d, int c, size_t n)
 {
 	void *ret = d;
-	__asm__ __volatile__("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	size_t q = n >> 3, r = n & 7;
+	u64 v = (u8)c * 0x0101010101010101ull;
+	__asm__ __volatile__("rep stosq" : "+D"(d), "+c"(q) : "a"(v) : "memory");
+	__asm__ __volatile__("rep stosb" : "+D"(d), "+c"(r) : "a"(v) : "memory");
 	return ret;
 }
 
 void *memcpy(void *d, const void *s, size_t n)
 {
 	void *ret = d;
-	__asm__ __volatile__("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+	size_t q = n >> 3, r = n & 7;
+	__asm__ __volatile__("rep movsq" : "+D"(d), "+S"(s), "+c"(q) : : "memory");
+	__asm__ __volatile__("rep movsb" : "+D"(d), "+S"(s), "+c"(r) : : "memory");
 	return ret;
 }
 

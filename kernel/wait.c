@@ -43,6 +43,21 @@ void wake_up_one(struct wait_queue *wq)
 	spin_unlock_irqrestore(&wq->lock, f);
 }
 
+void wake_up_one_on(struct wait_queue *wq, int cpu)
+{
+	unsigned long f = spin_lock_irqsave(&wq->lock);
+	struct wait_entry *w;
+	list_for_each_entry(w, &wq->waiters, node)
+		if (w->thread->cpu == cpu) {
+			list_del_init(&w->node);
+			thread_wake(w->thread);
+			spin_unlock_irqrestore(&wq->lock, f);
+			return;
+		}
+	wake_locked(wq, false);
+	spin_unlock_irqrestore(&wq->lock, f);
+}
+
 void wake_up_all(struct wait_queue *wq)
 {
 	unsigned long f = spin_lock_irqsave(&wq->lock);

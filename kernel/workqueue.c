@@ -5,6 +5,7 @@
 #include <lego/printk.h>
 #include <lego/panic.h>
 #include <lego/string.h>
+#include <lego/smp.h>
 
 struct workqueue *system_wq;
 
@@ -82,7 +83,14 @@ bool queue_work(struct workqueue *wq, struct work *w)
 	list_add_tail(&w->node, &wq->items);
 	wq->nr_pending++;
 	spin_unlock_irqrestore(&wq->wq.lock, f);
-	wake_up_one(&wq->wq);
+	/* wake_local: an idle worker on this CPU if there is one and it
+	 * would run next. Waking a thread on another CPU costs an
+	 * inter-processor interrupt, which is slow under emulation (and the
+	 * item's data is in this CPU's cache). Otherwise the longest idle. */
+	if (wq->wake_local && !READ_ONCE(this_cpu()->rq.nr_queued))
+		wake_up_one_on(&wq->wq, smp_processor_id());
+	else
+		wake_up_one(&wq->wq);
 	return true;
 }
 

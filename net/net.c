@@ -212,7 +212,10 @@ void net_init(void)
 	if (nr_cpus_possible > 1)
 		cpu_local_of(cpu)->dedicated = true;
 #else
-	int cpu = THREAD_CPU_ANY;
+	/* Next to the NIC's interrupt: its wake-up then needs no
+	 * inter-processor interrupt, and the RPC workers it wakes prefer
+	 * this CPU too (queue_work), so a request is served without one. */
+	int cpu = primary->irq_cpu;
 #endif
 	struct thread *t = thread_create(rx_thread, rx, cpu, "net-rx/%s", primary->name);
 	if (!t)

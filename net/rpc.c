@@ -121,10 +121,13 @@ static void send_msg(u32 ip, u16 port, u16 src_port, u8 type, u16 opcode, u32 ep
 		     const void *msg, u32 msg_len, s32 status, u32 msg_csum, const u8 *skip)
 {
 	unsigned n = rpc_nfrags(msg_len);
+	/* One doorbell for the whole message (see netdev.h). */
+	netdev_tx_batch_begin();
 	for (unsigned i = 0; i < n; i++)
 		if (!skip || !rpc_bit_test(skip, i))
 			send_frag(ip, port, src_port, type, opcode, epoch, call_id, msg, msg_len, i,
 				  status, msg_csum);
+	netdev_tx_batch_end();
 }
 
 static void send_small(u32 ip, u16 port, u16 src_port, u8 type, u16 opcode, u32 epoch,
@@ -510,6 +513,9 @@ void rpc_init(void)
 	rpc_wq = workqueue_create("rpc", CONFIG_RPC_WORKERS, THREAD_CPU_ANY);
 	if (!rpc_wq)
 		panic("rpc: cannot start worker threads");
+	/* Requests are queued by the receive thread, which sleeps once the
+	 * NIC is drained: a worker on its CPU then runs without an IPI. */
+	rpc_wq->wake_local = true;
 	/* Requests arrive on the well-known port; our calls leave from a
 	 * second one so replies to them never mix with requests. */
 	if (udp_bind(LEGO_RPC_PORT, rpc_rx, NULL) || udp_bind(RPC_CLIENT_PORT, rpc_rx, NULL))

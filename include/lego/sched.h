@@ -36,6 +36,7 @@ struct thread {
 	bool on_rq;			/* on its run queue; rq lock */
 	volatile bool on_cpu;		/* its context is live on a CPU */
 	const char *activity;		/* what it is doing, for panic reports */
+	u8 net_tx_batch;		/* netdev_tx_batch_begin depth (net/netdev.c) */
 	volatile enum thread_state state;
 	thread_fn_t fn;
 	void *arg;

@@ -25,6 +25,7 @@ struct runqueue {
 struct timer_base {
 	spinlock_t lock;
 	struct list_head list;
+	u64 armed_ns;		/* when the APIC timer fires; 0: not armed (owning CPU, irqs off) */
 };
 
 /* Pending cross-CPU function calls. lock protects list. */

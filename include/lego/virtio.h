@@ -141,6 +141,11 @@ void virtq_kick(struct virtq *vq);
  * its descriptors are free again. */
 void *virtq_get(struct virtq *vq, u32 *len);
 bool virtq_pending(const struct virtq *vq);
+/* Chains added since the last virtq_kick. */
+static inline u16 virtq_unpublished(const struct virtq *vq)
+{
+	return (u16)(vq->avail_idx - vq->avail->idx);
+}
 /* Ask the device for (or to suppress) used-buffer interrupts; a hint, so
  * check virtq_pending after enabling. */
 void virtq_irq_enable(struct virtq *vq, bool on);

@@ -31,6 +31,9 @@ static inline void wait_entry_init(struct wait_entry *w)
 void prepare_to_wait(struct wait_queue *wq, struct wait_entry *w);
 /* Returns true if a waker had already taken w off the queue. */
 bool finish_wait(struct wait_queue *wq, struct wait_entry *w);
+/* Like wake_up_one, but prefers a waiter whose thread runs on cpu (a
+ * wake-up on the waker's own CPU needs no inter-processor interrupt). */
+void wake_up_one_on(struct wait_queue *wq, int cpu);
 void wake_up_one(struct wait_queue *wq);
 void wake_up_all(struct wait_queue *wq);
 

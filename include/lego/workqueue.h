@@ -24,6 +24,10 @@ struct workqueue {
 	bool stopping;
 	unsigned nr_workers;
 	struct thread **workers;
+	/* Set by the creator before use: queue_work prefers an idle worker on
+	 * the queuing CPU when nothing else waits to run there. For queuers
+	 * that block right after queuing (the network receive thread). */
+	bool wake_local;
 	char name[24];
 };
 

@@ -527,11 +527,25 @@ u32 lfs_txn_capacity(u32 journal_blocks)
 	return n;
 }
 
+/* Journal records of at most this many blocks (descriptor + images) are
+ * staged in one buffer and written with one device request (env->alloc
+ * gives up to 64 KiB in one piece). */
+#define LFS_JSTAGE_BLOCKS 16u
+
 /* Commit the running transaction: (1) flush, so that file data and the
  * previous checkpoint are durable; (2) write the descriptors and block
  * images to the journal; (3) flush: committed; (4) write the blocks home
  * (checkpoint), made durable by the next commit's first flush or by
- * unmount. Blocks freed in the transaction are not logged. */
+ * unmount. Blocks freed in the transaction are not logged.
+ *
+ * A small transaction (one descriptor, record <= LFS_JSTAGE_BLOCKS) is
+ * copied into one buffer, descriptor first, and written to the journal
+ * with one request instead of one per block: under emulation every
+ * request costs a round trip through the device model. This changes
+ * nothing for crash safety: the journal's blocks are written between two
+ * flushes either way, so any subset of them, in any order, torn or not,
+ * may be on the device after a crash, and recovery takes the record only
+ * if the descriptor's CRC and every image's CRC check out. */
 int lfs_commit(struct lfs_fs *fs)
 {
 	struct lfs_buf *b, *t;
@@ -569,6 +583,10 @@ int lfs_commit(struct lfs_fs *fs)
 		u64 jimg = fs->sb.journal_start + ndesc;
 		struct lfs_jdesc *d = (struct lfs_jdesc *)fs->bounce;
 		u32 di = 0, head_crc = 0;
+		/* jimg == journal_start + 1 here: the record is contiguous. */
+		u8 *stage = ndesc == 1 && n + 1 <= LFS_JSTAGE_BLOCKS
+				    ? fs->env.alloc(fs->env.ctx, (size_t)(n + 1) * LFS_BLOCK_SIZE)
+				    : NULL;
 
 		i = 0;
 		list_for_each_entry(b, &fs->dirty, dlink) {
@@ -588,20 +606,34 @@ int lfs_commit(struct lfs_fs *fs)
 			}
 			d->e[i % LFS_JD_PER_BLOCK].blk = b->blk;
 			d->e[i % LFS_JD_PER_BLOCK].crc = hdr(b)->crc;
-			r = lfs_io_write(fs, jimg + i, 1, b->data);
-			if (r)
-				goto fail;
+			if (stage) {
+				memcpy(stage + (size_t)(i + 1) * LFS_BLOCK_SIZE, b->data, LFS_BLOCK_SIZE);
+			} else {
+				r = lfs_io_write(fs, jimg + i, 1, b->data);
+				if (r)
+					goto fail;
+			}
 			i++;
 			if (i % LFS_JD_PER_BLOCK == 0 || i == n) {
 				d->crc = 0;
 				d->crc = lfs_crc32c(0, d, LFS_BLOCK_SIZE);
 				if (di == 0)
 					head_crc = d->crc;
-				r = lfs_io_write(fs, fs->sb.journal_start + di, 1, d);
-				if (r)
-					goto fail;
+				if (stage) {
+					memcpy(stage, d, LFS_BLOCK_SIZE);	/* ndesc == 1 */
+				} else {
+					r = lfs_io_write(fs, fs->sb.journal_start + di, 1, d);
+					if (r)
+						goto fail;
+				}
 				di++;
 			}
+		}
+		if (stage) {
+			r = lfs_io_write(fs, fs->sb.journal_start, n + 1, stage);
+			fs->env.free(fs->env.ctx, stage);
+			if (r)
+				goto fail;
 		}
 		r = lfs_io_flush(fs);
 		if (r)
