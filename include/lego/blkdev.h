@@ -134,6 +134,10 @@ struct blkdev {
 	/* Set by blkdev_init, then read-only. */
 	u32 io_sectors;			/* largest piece the layer hands to ops->submit */
 	int index;			/* in the registry; -1 if not registered */
+	/* Who uses the contents (e.g. "LegoFS"), NULL if nobody: set once by
+	 * blkdev_claim (atomically), never cleared. Destructive tests skip a
+	 * claimed device. */
+	const char *holder;
 	/* lock (irqsave) protects pending, stats and every ops->submit call. */
 	spinlock_t lock;
 	struct list_head pending;	/* accepted, waiting for room in the device */
@@ -167,6 +171,14 @@ int blkdev_flush(struct blkdev *bd);
 static inline u64 blkdev_bytes(const struct blkdev *bd)
 {
 	return bd->capacity << BLKDEV_SECTOR_SHIFT;
+}
+
+/* Mark bd's contents as in use by holder: 0, or -EBUSY if it was already
+ * claimed. */
+static inline int blkdev_claim(struct blkdev *bd, const char *holder)
+{
+	return __atomic_compare_exchange_n(&bd->holder, &(const char *){ NULL }, holder, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? 0 : -EBUSY;
 }
 
 static inline bool blkdev_read_only(const struct blkdev *bd)

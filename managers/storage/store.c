@@ -243,6 +243,8 @@ void store_init(void)
 		return;
 	}
 	read_identity();
+	/* Keeps destructive self-tests (lego.test=selftest) off a live store. */
+	blkdev_claim(st.bd, "LegoFS");
 
 	struct lfs_statfs s;
 	mutex_lock(&st.lock);
