@@ -2,6 +2,7 @@
  * (see include/lego/mem_proto.h): the same file runs in the memory
  * personality and in the host unit test. */
 #include <lego/mem_proto.h>
+#include <lego/path.h>
 #include <lego/vma.h>
 #include <lego/errno.h>
 #include <lego/compiler.h>
@@ -25,32 +26,7 @@
 
 int mem_path_check(const char *p, size_t n)
 {
-	if (!p)
-		return -EINVAL;
-	if (n >= LEGO_ST_PATH_MAX)
-		return -ENAMETOOLONG;
-	if (n == 0 || p[0] != '/')
-		return -EINVAL;
-	if (n == 1)
-		return 0;
-	size_t i = 1;
-	while (i <= n) {
-		size_t j = i;
-		while (j < n && p[j] != '/') {
-			if (p[j] == '\0')
-				return -EINVAL;
-			j++;
-		}
-		size_t c = j - i;
-		if (c == 0)
-			return -EINVAL;		/* "//" or a trailing '/' */
-		if (c > LEGO_ST_NAME_MAX)
-			return -ENAMETOOLONG;
-		if (p[i] == '.' && (c == 1 || (c == 2 && p[i + 1] == '.')))
-			return -EINVAL;
-		i = j + 1;
-	}
-	return 0;
+	return lego_path_check(p, n);
 }
 
 bool mem_vregion_shift_ok(u32 shift)

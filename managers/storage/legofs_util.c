@@ -2,6 +2,7 @@
  * Pure logic shared by the kernel and the host (see include/lego/legofs.h). */
 #define LFS_INTERNAL
 #include <lego/legofs.h>
+#include <lego/path.h>
 #include <lego/errno.h>
 #ifdef __KERNEL_HOSTTEST__
 #include <string.h>
@@ -57,34 +58,13 @@ u64 lfs_hash64(const char *s, size_t len)
 	return h ? h : 1;
 }
 
-/* Path syntax (see legofs.h); p[0..n) holds no NUL when called from
- * lfs_path_validate, may hold one from lfs_path_check. */
+/* Path syntax (see legofs.h): the wire rule, with the same limits. */
+_Static_assert(LFS_PATH_MAX == LEGO_ST_PATH_MAX && LFS_NAME_MAX == LEGO_ST_NAME_MAX,
+	       "LegoFS path limits are the storage protocol's");
+
 static int path_syntax(const char *p, size_t n)
 {
-	if (n >= LFS_PATH_MAX)
-		return -ENAMETOOLONG;
-	if (n == 0 || p[0] != '/')
-		return -EINVAL;
-	if (n == 1)
-		return 0;
-	size_t i = 1;
-	while (i <= n) {
-		size_t j = i;
-		while (j < n && p[j] != '/') {
-			if (p[j] == '\0')
-				return -EINVAL;
-			j++;
-		}
-		size_t c = j - i;
-		if (c == 0)
-			return -EINVAL;	/* "//" or trailing '/' */
-		if (c > LFS_NAME_MAX)
-			return -ENAMETOOLONG;
-		if (p[i] == '.' && (c == 1 || (c == 2 && p[i + 1] == '.')))
-			return -EINVAL;
-		i = j + 1;
-	}
-	return 0;
+	return lego_path_check(p, n);
 }
 
 int lfs_path_check(const char *p, size_t len)
