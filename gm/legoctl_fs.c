@@ -392,19 +392,11 @@ static int fs_node_opt(struct fs_ctx *c, const char *spec)
 		return 0;
 	}
 	/* An address: as it is. */
-	size_t hl = strcspn(spec, ":");
-	char host[INET_ADDRSTRLEN];
-	struct in_addr in;
-
-	if (hl < sizeof(host)) {
-		memcpy(host, spec, hl);
-		host[hl] = '\0';
-		if (inet_pton(AF_INET, host, &in) == 1) {
-			if (gm_node_resolve(spec, &c->ip, &c->port, NULL, err, sizeof(err)) < 0)
-				return fs_usage("%s", err);
-			snprintf(c->node, sizeof(c->node), "%s", spec);
-			return 0;
-		}
+	if (gm_spec_is_ipv4(spec)) {
+		if (gm_node_resolve(spec, &c->ip, &c->port, NULL, err, sizeof(err)) < 0)
+			return fs_usage("%s", err);
+		snprintf(c->node, sizeof(c->node), "%s", spec);
+		return 0;
 	}
 	/* A name: GSM knows where an alive one serves. */
 	if (!strchr(spec, ':') && fs_gsm_nodes(c, true) == 0) {

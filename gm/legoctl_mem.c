@@ -390,19 +390,11 @@ static int mem_resolve(struct mem_ctx *c, const char *spec, struct node_addr *n)
 		rec_addr(&c->recs[GM_GMM][best], n);
 		return 0;
 	}
-	size_t hl = strcspn(spec, ":");
-	char host[INET_ADDRSTRLEN];
-	struct in_addr in;
-
-	if (hl < sizeof(host)) {
-		memcpy(host, spec, hl);
-		host[hl] = '\0';
-		if (inet_pton(AF_INET, host, &in) == 1) {
-			if (gm_node_resolve(spec, &n->ip, &n->port, NULL, err, sizeof(err)) < 0)
-				return mem_usage("%s", err);
-			snprintf(n->name, sizeof(n->name), "%s", spec);
-			return 0;
-		}
+	if (gm_spec_is_ipv4(spec)) {
+		if (gm_node_resolve(spec, &n->ip, &n->port, NULL, err, sizeof(err)) < 0)
+			return mem_usage("%s", err);
+		snprintf(n->name, sizeof(n->name), "%s", spec);
+		return 0;
 	}
 	if (!strchr(spec, ':') && mem_recs(c, GM_GMM, msg, sizeof(msg)) == 0) {
 		for (int i = 0; i < c->nrecs[GM_GMM]; i++) {

@@ -118,6 +118,19 @@ int gm_nodes_load(const char *path, struct gm_node **nodes, size_t *count,
 	return 0;
 }
 
+bool gm_spec_is_ipv4(const char *spec)
+{
+	size_t hl = strcspn(spec, ":");
+	char host[INET_ADDRSTRLEN];
+	struct in_addr in;
+
+	if (hl >= sizeof(host))
+		return false;
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	return inet_pton(AF_INET, host, &in) == 1;
+}
+
 int gm_node_resolve(const char *spec, uint32_t *ipv4, uint16_t *port,
 		    struct gm_node *node, char *err, size_t errlen)
 {

@@ -44,6 +44,10 @@ int gm_nodes_load(const char *path, struct gm_node **nodes, size_t *count,
  * zeroed except ipv4). On failure returns a negative errno and puts a
  * message meant for the user in err.
  */
+/* True if spec is an IPv4 literal, "A.B.C.D" or "A.B.C.D:PORT" (the port is
+ * not checked), rather than a node name or id. */
+bool gm_spec_is_ipv4(const char *spec);
+
 int gm_node_resolve(const char *spec, uint32_t *ipv4, uint16_t *port,
 		    struct gm_node *node, char *err, size_t errlen);
 
