@@ -228,6 +228,17 @@ static int bucket_read(struct lfs_fs *fs, struct lfs_vref *v, u64 blk, struct lf
 	return r;
 }
 
+/* Read block blk of one of v's bucket chains. *guard starts at the device
+ * size for each chain: a chain with more blocks than that loops, which
+ * only corruption can cause. */
+static int chain_read(struct lfs_fs *fs, struct lfs_vref *v, u64 blk, u64 *guard,
+		      struct lfs_buf **b)
+{
+	if (!(*guard)--)
+		return vcorrupt(fs, v->r->id, ": bucket chain loops");
+	return bucket_read(fs, v, blk, b);
+}
+
 struct found {
 	struct lfs_buf *b;		/* block holding the entry (held) */
 	u32 off;
@@ -246,9 +257,7 @@ static int chain_find(struct lfs_fs *fs, struct lfs_vref *v, const char *path, s
 		return r;
 	while (blk) {
 		struct lfs_buf *b;
-		if (!guard--)
-			return vcorrupt(fs, v->r->id, ": bucket chain loops");
-		r = bucket_read(fs, v, blk, &b);
+		r = chain_read(fs, v, blk, &guard, &b);
 		if (r)
 			return r;
 		for (u32 off = 0; off < hdr(b)->used; off += LFS_DENT_SIZE(dent_at(b, off)->len)) {
@@ -517,9 +526,7 @@ int lfs_ht_foreach(struct lfs_fs *fs, struct lfs_vref *v, lfs_ht_cb cb, void *ct
 			return r;
 		while (blk) {
 			struct lfs_buf *b;
-			if (!guard--)
-				return vcorrupt(fs, v->r->id, ": bucket chain loops");
-			r = bucket_read(fs, v, blk, &b);
+			r = chain_read(fs, v, blk, &guard, &b);
 			if (r)
 				return r;
 			for (u32 off = 0; off < hdr(b)->used;) {
@@ -589,11 +596,7 @@ int lfs_ht_clone(struct lfs_fs *fs, struct lfs_vref *src, struct lfs_vref *dst)
 		}
 		while (sblk) {
 			struct lfs_buf *sb, *db = NULL;
-			if (!guard--) {
-				lfs_bput(fs, prev);
-				return vcorrupt(fs, src->r->id, ": bucket chain loops");
-			}
-			r = bucket_read(fs, src, sblk, &sb);
+			r = chain_read(fs, src, sblk, &guard, &sb);
 			if (r) {
 				lfs_bput(fs, prev);
 				return r;
@@ -651,9 +654,7 @@ int lfs_ht_free(struct lfs_fs *fs, struct lfs_vref *v)
 			return r;
 		while (blk) {
 			struct lfs_buf *b;
-			if (!guard--)
-				return vcorrupt(fs, v->r->id, ": bucket chain loops");
-			r = bucket_read(fs, v, blk, &b);
+			r = chain_read(fs, v, blk, &guard, &b);
 			if (r)
 				return r;
 			u64 next = hdr(b)->next;
