@@ -1082,17 +1082,32 @@ static int fs_write_from(struct fs_ctx *c, int fd, const char *path, uint64_t of
 }
 
 /* The ENOSPC report: "(wrote N of M bytes)". */
-static void wrote_str(char *buf, size_t len, uint64_t done, int64_t total)
+/* The end of put and write once the data went out with result r: a full
+ * disk says how much was written (of total bytes, when known: >= 0), then
+ * the file is fsync'd unless --no-sync. */
+static int fs_write_finish(struct fs_ctx *c, const char *path, int r, uint64_t done,
+			   int64_t total)
 {
-	if (total >= 0)
-		snprintf(buf, len, " (wrote %" PRIu64 " of %" PRId64 " bytes)", done, total);
-	else
-		snprintf(buf, len, " (wrote %" PRIu64 " bytes)", done);
+	char extra[80];
+
+	if (r == -ENOSPC) {
+		if (total >= 0)
+			snprintf(extra, sizeof(extra), " (wrote %" PRIu64 " of %" PRId64 " bytes)",
+				 done, total);
+		else
+			snprintf(extra, sizeof(extra), " (wrote %" PRIu64 " bytes)", done);
+		return fs_fail(c, path, r, extra);
+	}
+	if (r < 0)
+		return fs_fail(c, path, r, NULL);
+	if (!c->o[FO_NOSYNC].val && (r = fs_fsync(c, path)) < 0)
+		return fs_fail(c, path, r, " (fsync)");
+	return 0;
 }
 
 static int fs_put(struct fs_ctx *c, const char **pos, size_t npos)
 {
-	char path[LEGO_ST_PATH_MAX], extra[80], dest[LEGO_ST_PATH_MAX];
+	char path[LEGO_ST_PATH_MAX], dest[LEGO_ST_PATH_MAX];
 	const char *src = pos[0];
 	bool std = !strcmp(src, "-"), lerr;
 	long mode = 0644;
@@ -1154,20 +1169,12 @@ static int fs_put(struct fs_ctx *c, const char **pos, size_t npos)
 			std ? "stdin" : src, strerror(-r), done, path);
 		return EXIT_FAIL;
 	}
-	if (r == -ENOSPC) {
-		wrote_str(extra, sizeof(extra), done, total);
-		return fs_fail(c, path, r, extra);
-	}
-	if (r < 0)
-		return fs_fail(c, path, r, NULL);
-	if (!c->o[FO_NOSYNC].val && (r = fs_fsync(c, path)) < 0)
-		return fs_fail(c, path, r, " (fsync)");
-	return 0;
+	return fs_write_finish(c, path, r, done, total);
 }
 
 static int fs_write(struct fs_ctx *c, const char **pos, size_t npos)
 {
-	char path[LEGO_ST_PATH_MAX], extra[80];
+	char path[LEGO_ST_PATH_MAX];
 	unsigned long long off;
 	uint64_t done;
 	bool lerr;
@@ -1190,15 +1197,7 @@ static int fs_write(struct fs_ctx *c, const char **pos, size_t npos)
 			strerror(-r), done);
 		return EXIT_FAIL;
 	}
-	if (r == -ENOSPC) {
-		wrote_str(extra, sizeof(extra), done, -1);
-		return fs_fail(c, path, r, extra);
-	}
-	if (r < 0)
-		return fs_fail(c, path, r, NULL);
-	if (!c->o[FO_NOSYNC].val && (r = fs_fsync(c, path)) < 0)
-		return fs_fail(c, path, r, " (fsync)");
-	return 0;
+	return fs_write_finish(c, path, r, done, -1);
 }
 
 static int fs_append(struct fs_ctx *c, const char **pos, size_t npos)

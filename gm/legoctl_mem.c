@@ -583,6 +583,15 @@ static int mem_mm(struct mem_ctx *c, uint64_t *mm)
 	return 0;
 }
 
+/* create and exec: --mm if given, else a fresh id. */
+static int mem_mm_or_new(struct mem_ctx *c, uint64_t *mm)
+{
+	if (c->o[MO_MM].val)
+		return mem_mm(c, mm);
+	*mm = mem_new_id();
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Calls                                                               */
 /* ------------------------------------------------------------------ */
@@ -850,12 +859,8 @@ static int sub_create(struct mem_ctx *c, const char **pos, size_t npos)
 
 	if ((r = mem_home(c, true)) || (r = mem_vnode(c)))
 		return r;
-	if (c->o[MO_MM].val) {
-		if ((r = mem_mm(c, &mm)))
-			return r;
-	} else {
-		mm = mem_new_id();
-	}
+	if ((r = mem_mm_or_new(c, &mm)))
+		return r;
 	mem_create_req(c, mm, &q);
 	r = home_call(c, LEGO_OP_MEM_CREATE, &q, sizeof(q), &got);
 	if (r < 0)
@@ -1024,12 +1029,8 @@ static int sub_exec(struct mem_ctx *c, const char **pos, size_t npos)
 
 	if ((r = mem_home(c, true)) || (r = mem_vnode(c)))
 		return r;
-	if (c->o[MO_MM].val) {
-		if ((r = mem_mm(c, &mm)))
-			return r;
-	} else {
-		mm = mem_new_id();
-	}
+	if ((r = mem_mm_or_new(c, &mm)))
+		return r;
 	if (path[0] != '/')
 		return mem_usage("'%s': the program's path in the vNode is absolute", path);
 	memset(&q, 0, sizeof(q));
