@@ -247,6 +247,16 @@ static int gpmd_h_place(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req
 		gm_log("cannot place a process of vNode %s: %s", name, msg);
 		return gm_errmsg(r, reply, reply_max, reply_len, "%s", msg);
 	}
+	/* The vNode's buffer cache (§4.5): chosen once, so that every process
+	 * of the vNode sees the same cached file data. A vNode created while
+	 * no mComponent was alive gets its first process's home. Found again:
+	 * the nested serving during the call may have moved records. */
+	v = gm_vnode_find(&g->vn, name);
+	if (v && !v->cache_node) {
+		v->cache_node = out.home_memory.node_id;
+		gm_mgr_sync(g->m);
+	}
+	out.cache_node = v ? v->cache_node : out.home_memory.node_id;
 	/* By id: the nested serving during the call may have moved records. */
 	gm_reg_charge(gm_mgr_registry(g->m), out.processor.node_id, 1, 0, 1);
 	gm_log("new process of vNode %s: processor %s (id %u), home memory %s (id %u)", name,
@@ -262,7 +272,7 @@ static int gpmd_h_create(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_re
 {
 	struct gpmd *g = arg;
 	char name[LEGO_NAME_LEN], msg[LEGO_GM_ERRMSG_MAX + 64], ip[INET_ADDRSTRLEN], why[96];
-	struct lego_gm_choice ch;
+	struct lego_gm_choice ch, cache;
 	struct lego_vnode v, *cur;
 	struct gpmd_st st;
 	int r;
@@ -284,8 +294,21 @@ static int gpmd_h_create(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_re
 		gm_log("cannot create vNode %s: %s", name, msg);
 		return gm_errmsg(r, reply, reply_max, reply_len, "%s", msg);
 	}
+	/* Its buffer-cache mComponent (§4.5); without one alive, the first
+	 * process's home becomes it (GPM_PLACE). */
+	if (gpmd_ask(g, "GMM", g->gmm_ip, g->gmm_port, LEGO_OP_GMM_HOME, &cache, why,
+		     sizeof(why)) < 0) {
+		gm_log("vNode %s: no buffer-cache mComponent yet: %s", name, why);
+		cache.node_id = 0;
+	}
 	/* Checked again: a nested request may have taken the name meanwhile. */
 	r = gm_vnode_add(&g->vn, name, ch.node_id, gm_wall_ms(), &v);
+	if (r == 0) {
+		cur = gm_vnode_find(&g->vn, name);
+		if (cur)
+			cur->cache_node = cache.node_id;
+		v.cache_node = cache.node_id;
+	}
 	if (r == -EEXIST)
 		return gm_errmsg(r, reply, reply_max, reply_len, "vNode '%s' already exists", name);
 	if (r < 0)
@@ -327,8 +350,9 @@ static int gpmd_h_create(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_re
 				 why);
 	}
 	inet_ntop(AF_INET, &(struct in_addr){ v.vip }, ip, sizeof(ip));
-	gm_log("vNode %s created: id %u, %s, storage %s on %s (id %u)", v.name, v.vnode_id, ip,
-	       v.mount, ch.name, ch.node_id);
+	gm_log("vNode %s created: id %u, %s, storage %s on %s (id %u), buffer cache on %s (id %u)",
+	       v.name, v.vnode_id, ip, v.mount, ch.name, ch.node_id,
+	       v.cache_node ? cache.name : "(none yet)", v.cache_node);
 	memcpy(reply, &v, sizeof(v));
 	*reply_len = sizeof(v);
 	return 0;

@@ -59,7 +59,7 @@ static const struct cmd_help helps[] = {
 	  "them there too (a dead storage component keeps them). Errors (name taken,\n"
 	  "no such vNode, no healthy storage component alive, the storage component\n"
 	  "refusing, a manager not answering) are printed on stderr with exit status 1.\n" },
-	{ "fs", "fs COMMAND [--vnode NAME | --base] [--node NODE] [--timeout MS] [--gm IP] ARGS...",
+	{ "fs", "fs COMMAND [--vnode NAME | --base] [--node NODE] [--cache NODE|vnode] [--timeout MS] [--gm IP] ARGS...",
 	  "Reads and changes the files of a vNode directly on the storage component\n"
 	  "that holds them (the storage protocol, include/uapi/lego/storage.h, to its\n"
 	  "port 4700). --vnode NAME: the vNode, looked up in GPM; its storage component\n"
@@ -67,7 +67,11 @@ static const struct cmd_help helps[] = {
 	  "name). --base: vNode 0, the image's base root from which new vNodes are\n"
 	  "initialised (for operators). --node NAME|ID|IP[:PORT]: the storage component,\n"
 	  "overriding the vNode's; needed with --base, df and vnodes unless exactly one\n"
-	  "storage component is alive. --timeout: how long a silent node is waited for\n"
+	  "storage component is alive. --cache NODE|vnode: send file requests through\n"
+	  "the buffer cache of a memory component (NAME|ID|IP[:PORT], or 'vnode': the\n"
+	  "one GPM chose for the vNode, which its processes use), as a processor does:\n"
+	  "reads may be served from it, writes reach storage on eviction, within a few\n"
+	  "seconds, or at once with 'sync'. --timeout: how long a silent node is waited for\n"
 	  "(default 3000 ms). PATHs are absolute; 'a//b/' style input is normalised,\n"
 	  "'..' refused.\n"
 	  "  ls [-l] [--json] [PATH]         a directory's entries, sorted by name (all\n"

@@ -533,7 +533,7 @@ static int fm_handle(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req *r
 		if (req->len != sizeof(c))
 			return -EINVAL;
 		memcpy(&c, req->data, sizeof(c));
-		if (!c.mm || c.flags || c.reserved)
+		if (!c.mm || c.flags)
 			return -EINVAL;
 		if (fm_find(m, c.mm))
 			return -EEXIST;

@@ -29,29 +29,39 @@
 
 #include <uapi/lego/gm.h>
 #include <uapi/lego/storage.h>
+#include <uapi/lego/memory.h>
 #include "gm/nodes.h"
+#include "gm/registry.h"
 #include "legoctl.h"
 
 #define FS_DEFAULT_TIMEOUT_MS 3000
 /* Largest reply of any storage request (READ; READDIR and VNODE_LIST are
  * smaller), and the largest request (WRITE: header, path, data). */
 #define FS_REPLY_MAX LEGO_ST_IO_MAX
-#define FS_REQ_MAX (sizeof(struct lego_st_req) + 2 * LEGO_ST_PATH_MAX + LEGO_ST_IO_MAX)
+#define FS_REQ_MAX (sizeof(struct lego_mem_bc_req) + sizeof(struct lego_st_req) + 2 * LEGO_ST_PATH_MAX + LEGO_ST_IO_MAX)
 
 _Static_assert(FS_REQ_MAX <= LEGO_RPC_MAX_MSG, "a storage request fits one RPC message");
 
 /* Options of every fs command, in this order (GM_ADDR_OPTS first). */
 enum {
 	FO_GM, FO_GPM, FO_GMM, FO_GSM, FO_TIMEOUT, FO_JSON, FO_VNODE, FO_BASE, FO_NODE, FO_MODE,
-	FO_NOSYNC, FO_OFFSET, FO_CREATE, FO_EXCL, FO_SIZE, FO_N
+	FO_NOSYNC, FO_OFFSET, FO_CREATE, FO_EXCL, FO_SIZE, FO_CACHE, FO_N
 };
 #define OPT(o) (1u << (o))
 /* Allowed with every subcommand. */
 #define FO_COMMON (OPT(FO_GM) | OPT(FO_GPM) | OPT(FO_GMM) | OPT(FO_GSM) | OPT(FO_TIMEOUT) | \
-		  OPT(FO_VNODE) | OPT(FO_BASE) | OPT(FO_NODE))
+		  OPT(FO_VNODE) | OPT(FO_BASE) | OPT(FO_NODE) | OPT(FO_CACHE))
 
 /* Short flags (parse_args knows only --long ones). */
 enum { F_LONG = 1, F_PARENTS = 2, F_SYMBOLIC = 4 };
+
+/* A component requests go to. */
+struct fs_node {
+	uint32_t ip;
+	uint16_t port;
+	uint32_t node_id;		/* 0 if unknown (given as an address) */
+	char name[48];			/* its name, or address */
+};
 
 struct fs_ctx {
 	const char *cmd;		/* the subcommand, for messages */
@@ -66,16 +76,13 @@ struct fs_ctx {
 	uint32_t vnode;
 	char vname[LEGO_NAME_LEN];	/* "" for --base and df/vnodes */
 
-	/* the sComponent */
-	uint32_t ip;
-	uint16_t port;
-	uint32_t node_id;		/* 0 if unknown (--node IP) */
-	char node[48];			/* its name, or address */
+	struct fs_node st;		/* the sComponent */
+	struct fs_node bc;		/* --cache: the mComponent (ip 0: none) */
 
-	/* GSM's component list, fetched once */
-	struct gm_node_rec *gsm;
-	int ngsm;			/* < 0: not fetched */
-	char gsm_err[LEGO_GM_ERRMSG_MAX + 64];
+	/* The managers' component lists, fetched once (GSM's, GMM's) */
+	struct gm_node_rec *recs[GM_NMGR];
+	int nrecs[GM_NMGR];		/* < 0: not fetched */
+	char rec_err[GM_NMGR][LEGO_GM_ERRMSG_MAX + 64];
 
 	uint8_t *req, *rep;		/* FS_REQ_MAX, FS_REPLY_MAX */
 };
@@ -98,12 +105,20 @@ static int st_call(struct fs_ctx *c, uint16_t op, const struct st_args *a, void 
 {
 	struct lego_st_req q;
 	size_t pl = a->path ? strlen(a->path) : 0, p2l = a->path2 ? strlen(a->path2) : 0;
-	size_t len = sizeof(q) + pl + p2l + a->dlen;
+	/* Through a buffer cache: the same request behind a MEM_BC header. */
+	bool bc = c->bc.ip && op >= LEGO_OP_ST_STAT && op <= LEGO_OP_ST_SETATTR;
+	size_t hl = bc ? sizeof(struct lego_mem_bc_req) : 0;
+	size_t len = hl + sizeof(q) + pl + p2l + a->dlen;
+	uint8_t *m = c->req + hl;
 	size_t dummy;
 	int r;
 
 	if (pl >= LEGO_ST_PATH_MAX || p2l >= LEGO_ST_PATH_MAX || len > FS_REQ_MAX)
 		return -ENAMETOOLONG;
+	if (bc) {
+		struct lego_mem_bc_req b = { c->st.ip, c->st.port, op };
+		memcpy(c->req, &b, sizeof(b));
+	}
 	memset(&q, 0, sizeof(q));
 	q.vnode = c->vnode;
 	q.flags = a->flags;
@@ -112,18 +127,22 @@ static int st_call(struct fs_ctx *c, uint16_t op, const struct st_args *a, void 
 	q.mode = a->mode;
 	q.path_len = (uint16_t)pl;
 	q.path2_len = (uint16_t)p2l;
-	memcpy(c->req, &q, sizeof(q));
+	memcpy(m, &q, sizeof(q));
 	if (pl)
-		memcpy(c->req + sizeof(q), a->path, pl);
+		memcpy(m + sizeof(q), a->path, pl);
 	if (p2l)
-		memcpy(c->req + sizeof(q) + pl, a->path2, p2l);
+		memcpy(m + sizeof(q) + pl, a->path2, p2l);
 	if (a->dlen)
-		memcpy(c->req + sizeof(q) + pl + p2l, a->data, a->dlen);
+		memcpy(m + sizeof(q) + pl + p2l, a->data, a->dlen);
 	if (!got)
 		got = &dummy;
 	*got = 0;
-	r = gm_rpc_call(c->ep, c->ip, c->port, op, c->req, len, reply, reply_max, got,
-			c->timeout);
+	if (bc)
+		r = gm_rpc_call(c->ep, c->bc.ip, c->bc.port, LEGO_OP_MEM_BC, c->req, len, reply,
+				reply_max, got, c->timeout);
+	else
+		r = gm_rpc_call(c->ep, c->st.ip, c->st.port, op, c->req, len, reply, reply_max,
+				got, c->timeout);
 	if (r < 0)
 		*got = 0;
 	return r;
@@ -146,30 +165,33 @@ static const char *st_err(struct fs_ctx *c, int err, char *buf, size_t len)
 
 	switch (-err) {
 	case ETIMEDOUT:
-		if (c->node_id)
-			snprintf(buf, len, "storage component %s (%s:%u) does not answer", c->node,
-				 ip_str(c->ip, ip), c->port);
+		if (c->bc.ip)
+			snprintf(buf, len, "memory component %s (%s:%u), the buffer cache, does not "
+				 "answer", c->bc.name, ip_str(c->bc.ip, ip), c->bc.port);
+		else if (c->st.node_id)
+			snprintf(buf, len, "storage component %s (%s:%u) does not answer", c->st.name,
+				 ip_str(c->st.ip, ip), c->st.port);
 		else
 			snprintf(buf, len, "storage component at %s:%u does not answer",
-				 ip_str(c->ip, ip), c->port);
+				 ip_str(c->st.ip, ip), c->st.port);
 		break;
 	case ESTALE:
 		if (c->vname[0])
 			snprintf(buf, len, "vNode %s (id %u) has no namespace on storage component %s",
-				 c->vname, c->vnode, c->node);
+				 c->vname, c->vnode, c->st.name);
 		else
 			snprintf(buf, len, "vNode %u has no namespace on storage component %s",
-				 c->vnode, c->node);
+				 c->vnode, c->st.name);
 		break;
 	case ENOSYS:
 		snprintf(buf, len, "%s does not serve the storage protocol (not a storage "
-			 "component?)", c->node);
+			 "component?)", c->st.name);
 		break;
 	case EMSGSIZE:
-		snprintf(buf, len, "storage component %s sent a reply too large", c->node);
+		snprintf(buf, len, "storage component %s sent a reply too large", c->st.name);
 		break;
 	case EPROTO:
-		snprintf(buf, len, "storage component %s sent a malformed reply", c->node);
+		snprintf(buf, len, "storage component %s sent a malformed reply", c->st.name);
 		break;
 	default:
 		snprintf(buf, len, "%s", strerror(-err));
@@ -195,10 +217,10 @@ static void st_explain(struct fs_ctx *c)
 		return;
 	/* The message may name the state itself. */
 	if (what && strncmp(msg, what, strlen(what)))
-		fprintf(stderr, "%s: storage %s: %s%s%s\n", prog, c->node, what, msg[0] ? ": " : "",
+		fprintf(stderr, "%s: storage %s: %s%s%s\n", prog, c->st.name, what, msg[0] ? ": " : "",
 			msg);
 	else
-		fprintf(stderr, "%s: storage %s: %s\n", prog, c->node, msg[0] ? msg : what);
+		fprintf(stderr, "%s: storage %s: %s\n", prog, c->st.name, msg[0] ? msg : what);
 }
 
 /* "legoctl: fs CMD: PATH: reason" (+ the store's message); returns 1. */
@@ -314,53 +336,59 @@ static const char *fs_basename(const char *path)
 
 /* GSM's component list, fetched once. On failure the reason is in
  * c->gsm_err, and printed unless quiet. */
-static int fs_gsm_nodes(struct fs_ctx *c, bool quiet)
+static const char *const mgr_caps[GM_NMGR] = { "GPM", "GMM", "GSM" };
+
+/* The component list of manager mgr, fetched once. */
+static int fs_nodes(struct fs_ctx *c, int mgr, bool quiet)
 {
 	size_t max = LEGO_RPC_MAX_MSG / sizeof(struct lego_gm_node), got = 0;
 	uint8_t *buf;
 	int r;
 
-	if (c->ngsm >= 0)
+	if (c->nrecs[mgr] >= 0)
 		return 0;
 	buf = malloc(LEGO_RPC_MAX_MSG);
-	if (!c->gsm)
-		c->gsm = calloc(max, sizeof(*c->gsm));
-	if (!buf || !c->gsm) {
-		snprintf(c->gsm_err, sizeof(c->gsm_err), "out of memory");
+	if (!c->recs[mgr])
+		c->recs[mgr] = calloc(max, sizeof(*c->recs[mgr]));
+	if (!buf || !c->recs[mgr]) {
+		snprintf(c->rec_err[mgr], sizeof(c->rec_err[mgr]), "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
-	r = mgr_call(c->ep, &c->a, GM_GSM, LEGO_OP_GM_NODES, NULL, 0, buf, LEGO_RPC_MAX_MSG, &got,
-		     c->timeout, c->gsm_err, sizeof(c->gsm_err));
+	r = mgr_call(c->ep, &c->a, mgr, LEGO_OP_GM_NODES, NULL, 0, buf, LEGO_RPC_MAX_MSG, &got,
+		     c->timeout, c->rec_err[mgr], sizeof(c->rec_err[mgr]));
 	if (r < 0)
 		goto out;
-	r = gm_nodes_reply_parse(buf, got, c->gsm, max);
+	r = gm_nodes_reply_parse(buf, got, c->recs[mgr], max);
 	if (r < 0) {
-		snprintf(c->gsm_err, sizeof(c->gsm_err),
-			 "GSM sent a malformed component list (%zu bytes)", got);
+		snprintf(c->rec_err[mgr], sizeof(c->rec_err[mgr]),
+			 "%s sent a malformed component list (%zu bytes)", mgr_caps[mgr], got);
 		goto out;
 	}
-	c->ngsm = r;
+	c->nrecs[mgr] = r;
 	r = 0;
 out:
 	free(buf);
 	if (r < 0 && !quiet)
-		fprintf(stderr, "%s: fs %s: cannot find the storage component: %s\n", prog, c->cmd,
-			c->gsm_err);
+		fprintf(stderr, "%s: fs %s: cannot find the %s component: %s\n", prog, c->cmd,
+			mgr == GM_GSM ? "storage" : "memory", c->rec_err[mgr]);
 	return r;
 }
 
-static void fs_use_rec(struct fs_ctx *c, const struct gm_node_rec *r)
+static void fs_use_rec(struct fs_node *n, const struct gm_node_rec *r)
 {
-	c->ip = r->n.ipv4;
-	c->port = gm_node_rec_port(r);
-	c->node_id = r->n.node_id;
-	snprintf(c->node, sizeof(c->node), "%s", r->n.name);
+	n->ip = r->n.ipv4;
+	n->port = gm_node_rec_port(r);
+	n->node_id = r->n.node_id;
+	snprintf(n->name, sizeof(n->name), "%s", r->n.name);
 }
 
-/* --node NAME|ID|IP[:PORT]. 0 or an exit status. */
-static int fs_node_opt(struct fs_ctx *c, const char *spec)
+/* NAME|ID|IP[:PORT] of a component of manager mgr's kind (GSM: storage,
+ * GMM: memory) into *n. 0 or an exit status. */
+static int fs_node_find(struct fs_ctx *c, const char *spec, int mgr, struct fs_node *n)
 {
+	uint32_t pers = mgr == GM_GSM ? LEGO_PERS_STORAGE : LEGO_PERS_MEMORY;
+	const char *kind = gm_pers_name(pers);
 	char err[256];
 	int best = -1;
 	bool digits = spec[0] != '\0';
@@ -372,59 +400,59 @@ static int fs_node_opt(struct fs_ctx *c, const char *spec)
 
 		if (strlen(spec) > 10 || id > UINT32_MAX)
 			return fs_usage("invalid node id '%s'", spec);
-		if (fs_gsm_nodes(c, false) < 0)
+		if (fs_nodes(c, mgr, false) < 0)
 			return EXIT_FAIL;
-		for (int i = 0; i < c->ngsm; i++)
-			if (c->gsm[i].n.node_id == id && c->gsm[i].n.personality == LEGO_PERS_STORAGE)
+		for (int i = 0; i < c->nrecs[mgr]; i++)
+			if (c->recs[mgr][i].n.node_id == id && c->recs[mgr][i].n.personality == pers)
 				best = i;
 		if (best < 0) {
-			fprintf(stderr, "%s: fs %s: GSM knows no storage component with id %s "
-				"(see 'legoctl nodes')\n", prog, c->cmd, spec);
+			fprintf(stderr, "%s: fs %s: %s knows no %s component with id %s "
+				"(see 'legoctl nodes')\n", prog, c->cmd, mgr_caps[mgr], kind, spec);
 			return EXIT_FAIL;
 		}
-		if (c->gsm[best].n.state != LEGO_NODE_ALIVE) {
-			fprintf(stderr, "%s: fs %s: storage component %s (id %s) is %s\n", prog,
-				c->cmd, c->gsm[best].n.name, spec,
-				c->gsm[best].n.state == LEGO_NODE_DEAD ? "dead" : "not heard from");
+		if (c->recs[mgr][best].n.state != LEGO_NODE_ALIVE) {
+			fprintf(stderr, "%s: fs %s: %s component %s (id %s) is %s\n", prog,
+				c->cmd, kind, c->recs[mgr][best].n.name, spec,
+				c->recs[mgr][best].n.state == LEGO_NODE_DEAD ? "dead" : "not heard from");
 			return EXIT_FAIL;
 		}
-		fs_use_rec(c, &c->gsm[best]);
+		fs_use_rec(n, &c->recs[mgr][best]);
 		return 0;
 	}
 	/* An address: as it is. */
 	if (gm_spec_is_ipv4(spec)) {
-		if (gm_node_resolve(spec, &c->ip, &c->port, NULL, err, sizeof(err)) < 0)
+		if (gm_node_resolve(spec, &n->ip, &n->port, NULL, err, sizeof(err)) < 0)
 			return fs_usage("%s", err);
-		snprintf(c->node, sizeof(c->node), "%s", spec);
+		snprintf(n->name, sizeof(n->name), "%s", spec);
 		return 0;
 	}
-	/* A name: GSM knows where an alive one serves. */
-	if (!strchr(spec, ':') && fs_gsm_nodes(c, true) == 0) {
-		for (int i = 0; i < c->ngsm; i++) {
-			const struct gm_node_rec *r = &c->gsm[i];
+	/* A name: the manager knows where an alive one serves. */
+	if (!strchr(spec, ':') && fs_nodes(c, mgr, true) == 0) {
+		for (int i = 0; i < c->nrecs[mgr]; i++) {
+			const struct gm_node_rec *r = &c->recs[mgr][i];
 
-			if (r->n.personality != LEGO_PERS_STORAGE || r->n.state != LEGO_NODE_ALIVE ||
+			if (r->n.personality != pers || r->n.state != LEGO_NODE_ALIVE ||
 			    strcmp(r->n.name, spec))
 				continue;
-			if (best < 0 || r->n.node_id > c->gsm[best].n.node_id)
+			if (best < 0 || r->n.node_id > c->recs[mgr][best].n.node_id)
 				best = i;
 		}
 		if (best >= 0) {
-			fs_use_rec(c, &c->gsm[best]);
+			fs_use_rec(n, &c->recs[mgr][best]);
 			return 0;
 		}
 	}
-	/* Not alive in GSM's list: the rack's node file, if it names it. */
-	if (gm_node_resolve(spec, &c->ip, &c->port, NULL, err, sizeof(err)) < 0) {
-		if (c->gsm_err[0])
-			fprintf(stderr, "%s: fs %s: cannot find storage component '%s': %s; "
-				"and %s\n", prog, c->cmd, spec, c->gsm_err, err);
+	/* Not alive in the manager's list: the rack's node file, if it names it. */
+	if (gm_node_resolve(spec, &n->ip, &n->port, NULL, err, sizeof(err)) < 0) {
+		if (c->rec_err[mgr][0])
+			fprintf(stderr, "%s: fs %s: cannot find %s component '%s': %s; "
+				"and %s\n", prog, c->cmd, kind, spec, c->rec_err[mgr], err);
 		else
-			fprintf(stderr, "%s: fs %s: no alive storage component named '%s' (%s)\n",
-				prog, c->cmd, spec, err);
+			fprintf(stderr, "%s: fs %s: no alive %s component named '%s' (%s)\n",
+				prog, c->cmd, kind, spec, err);
 		return EXIT_FAIL;
 	}
-	snprintf(c->node, sizeof(c->node), "%s", spec);
+	snprintf(n->name, sizeof(n->name), "%s", spec);
 	return 0;
 }
 
@@ -434,10 +462,10 @@ static int fs_single_node(struct fs_ctx *c)
 	int found = -1, n = 0;
 	char names[128] = "";
 
-	if (fs_gsm_nodes(c, false) < 0)
+	if (fs_nodes(c, GM_GSM, false) < 0)
 		return EXIT_FAIL;
-	for (int i = 0; i < c->ngsm; i++) {
-		const struct gm_node_rec *r = &c->gsm[i];
+	for (int i = 0; i < c->nrecs[GM_GSM]; i++) {
+		const struct gm_node_rec *r = &c->recs[GM_GSM][i];
 
 		if (r->n.personality != LEGO_PERS_STORAGE || r->n.state != LEGO_NODE_ALIVE)
 			continue;
@@ -456,12 +484,14 @@ static int fs_single_node(struct fs_ctx *c)
 			"--node NAME\n", prog, c->cmd, n, names);
 		return EXIT_USAGE;
 	}
-	fs_use_rec(c, &c->gsm[found]);
+	fs_use_rec(&c->st, &c->recs[GM_GSM][found]);
 	return 0;
 }
 
-/* --vnode NAME: its id and storage node from GPM. 0 or an exit status. */
-static int fs_vnode_lookup(struct fs_ctx *c, const char *name, uint32_t *storage_node)
+/* --vnode NAME: its id, storage node and buffer-cache node from GPM. 0
+ * or an exit status. */
+static int fs_vnode_lookup(struct fs_ctx *c, const char *name, uint32_t *storage_node,
+			   uint32_t *cache_node)
 {
 	char msg[LEGO_GM_ERRMSG_MAX + 64];
 	struct lego_gpm_vnode_list_reply hdr;
@@ -495,6 +525,7 @@ static int fs_vnode_lookup(struct fs_ctx *c, const char *name, uint32_t *storage
 		if (!strcmp(v.name, name)) {
 			c->vnode = v.vnode_id;
 			*storage_node = v.storage_node;
+			*cache_node = v.cache_node;
 			snprintf(c->vname, sizeof(c->vname), "%s", name);
 			free(buf);
 			return 0;
@@ -506,35 +537,67 @@ static int fs_vnode_lookup(struct fs_ctx *c, const char *name, uint32_t *storage
 	return EXIT_FAIL;
 }
 
-/* Sets the vNode and the sComponent from the options. */
+/* The sComponent: --node, the vNode's, or the only one. */
+static int fs_storage_target(struct fs_ctx *c, const char *vn, uint32_t storage_node)
+{
+	const char *node = c->o[FO_NODE].val;
+	char err[256];
+	int r;
+
+	if (node)
+		return fs_node_find(c, node, GM_GSM, &c->st);
+	if (!vn)
+		return fs_single_node(c);
+	if (fs_nodes(c, GM_GSM, false) < 0)
+		return EXIT_FAIL;
+	r = gm_storage_locate(c->recs[GM_GSM], (size_t)c->nrecs[GM_GSM], storage_node, vn, err,
+			      sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "%s: fs %s: %s\n", prog, c->cmd, err);
+		return EXIT_FAIL;
+	}
+	fs_use_rec(&c->st, &c->recs[GM_GSM][r]);
+	return 0;
+}
+
+/* --cache NODE|vnode: the mComponent whose buffer cache file requests go
+ * through (LEGO_OP_MEM_BC); "vnode" is the one GPM chose for the vNode. */
+static int fs_cache_target(struct fs_ctx *c, uint32_t cache_node)
+{
+	const char *spec = c->o[FO_CACHE].val;
+	char id[16];
+
+	if (!spec)
+		return 0;
+	if (strcmp(spec, "vnode"))
+		return fs_node_find(c, spec, GM_GMM, &c->bc);
+	if (!c->vname[0])
+		return fs_usage("%s", "--cache vnode needs --vnode NAME");
+	if (!cache_node) {
+		fprintf(stderr, "%s: fs %s: vNode %s has no buffer-cache mComponent yet (none was "
+			"alive when it was created, and it has run no process)\n", prog, c->cmd,
+			c->vname);
+		return EXIT_FAIL;
+	}
+	snprintf(id, sizeof(id), "%u", cache_node);
+	return fs_node_find(c, id, GM_GMM, &c->bc);
+}
+
+/* Sets the vNode, the sComponent and the cache from the options. */
 static int fs_target(struct fs_ctx *c, bool need_vnode)
 {
-	const char *vn = c->o[FO_VNODE].val, *node = c->o[FO_NODE].val;
-	uint32_t storage_node = 0;
+	const char *vn = c->o[FO_VNODE].val;
+	uint32_t storage_node = 0, cache_node = 0;
 	int r;
 
 	if (vn && c->o[FO_BASE].val)
 		return fs_usage("%s", "--vnode and --base exclude each other");
 	if (need_vnode && !vn && !c->o[FO_BASE].val)
 		return fs_usage("%s", "which vNode? give --vnode NAME (or --base for the base root)");
-	if (vn && (r = fs_vnode_lookup(c, vn, &storage_node)))
+	if (vn && (r = fs_vnode_lookup(c, vn, &storage_node, &cache_node)))
 		return r;
-	if (node)
-		return fs_node_opt(c, node);
-	if (vn) {
-		char err[256];
-
-		if (fs_gsm_nodes(c, false) < 0)
-			return EXIT_FAIL;
-		r = gm_storage_locate(c->gsm, (size_t)c->ngsm, storage_node, vn, err, sizeof(err));
-		if (r < 0) {
-			fprintf(stderr, "%s: fs %s: %s\n", prog, c->cmd, err);
-			return EXIT_FAIL;
-		}
-		fs_use_rec(c, &c->gsm[r]);
-		return 0;
-	}
-	return fs_single_node(c);
+	r = fs_storage_target(c, vn, storage_node);
+	return r ? r : fs_cache_target(c, cache_node);
 }
 
 /* ------------------------------------------------------------------ */
@@ -872,7 +935,7 @@ static int fs_stat_cmd(struct fs_ctx *c, const char **pos, size_t npos)
 		printf("{\"path\": ");
 		json_str(path);
 		printf(", \"vnode\": %u, \"node\": ", c->vnode);
-		json_str(c->node);
+		json_str(c->st.name);
 		printf(", \"type\": \"%s\", \"mode\": \"%04o\", \"ino\": %u, \"nlink\": %u, "
 		       "\"uid\": %u, \"gid\": %u, \"size\": %" PRIu64 ", \"blocks\": %" PRIu64
 		       ", \"mtime_ns\": %" PRIu64 ", \"mtime\": \"%s\"",
@@ -1484,12 +1547,12 @@ static int fs_df(struct fs_ctx *c, const char **pos, size_t npos)
 	for (int i = 0; i < 16; i++)
 		sprintf(uuid + 2 * i + (i >= 4) + (i >= 6) + (i >= 8) + (i >= 10), "%02x%s", f.uuid[i],
 			i == 3 || i == 5 || i == 7 || i == 9 ? "-" : "");
-	ip_str(c->ip, ip);
+	ip_str(c->st.ip, ip);
 	if (c->json) {
 		printf("{\"node\": ");
-		json_str(c->node);
+		json_str(c->st.name);
 		printf(", \"node_id\": %u, \"address\": \"%s:%u\", \"state\": \"%s\", \"label\": ",
-		       c->node_id, ip, c->port, st_state_str(f.state));
+		       c->st.node_id, ip, c->st.port, st_state_str(f.state));
 		json_str(label);
 		printf(", \"uuid\": \"%s\", \"block_size\": %u, \"total_bytes\": %" PRIu64
 		       ", \"free_bytes\": %" PRIu64 ", \"total_inodes\": %u, \"free_inodes\": %u, "
@@ -1500,11 +1563,11 @@ static int fs_df(struct fs_ctx *c, const char **pos, size_t npos)
 		printf("}\n");
 		return 0;
 	}
-	printf("storage:  %s", c->node);
-	if (c->node_id)
-		printf(" (id %u, %s:%u)\n", c->node_id, ip, c->port);
+	printf("storage:  %s", c->st.name);
+	if (c->st.node_id)
+		printf(" (id %u, %s:%u)\n", c->st.node_id, ip, c->st.port);
 	else
-		printf(" (%s:%u)\n", ip, c->port);
+		printf(" (%s:%u)\n", ip, c->st.port);
 	printf("state:    %s\n", st_state_str(f.state));
 	if (f.state != LEGO_ST_STATE_UNMOUNTED) {
 		double used = f.total_bytes ? 100.0 * (double)(f.total_bytes - (f.free_bytes <
@@ -1559,8 +1622,8 @@ static int fs_vnodes(struct fs_ctx *c, const char **pos, size_t npos)
 			ggot ? "GPM sent a malformed vNode list" : gmsg);
 	if (c->json) {
 		printf("{\"node\": ");
-		json_str(c->node);
-		printf(", \"node_id\": %u, \"vnodes\": [", c->node_id);
+		json_str(c->st.name);
+		printf(", \"node_id\": %u, \"vnodes\": [", c->st.node_id);
 	} else {
 		printf("%-8s %s\n", "VNODE", "NAME");
 	}
@@ -1654,6 +1717,7 @@ int cmd_fs(int argc, char **argv)
 		{ "vnode", true, NULL }, { "base", false, NULL }, { "node", true, NULL },
 		{ "mode", true, NULL }, { "no-sync", false, NULL }, { "offset", true, NULL },
 		{ "create", false, NULL }, { "excl", false, NULL }, { "size", true, NULL },
+		{ "cache", true, NULL },
 	};
 	const char *pos[8];
 	char **av = calloc((size_t)argc + 1, sizeof(*av));
@@ -1669,7 +1733,8 @@ int cmd_fs(int argc, char **argv)
 	if (!av)
 		return EXIT_FAIL;
 	memset(&c, 0, sizeof(c));
-	c.ngsm = -1;
+	for (int i = 0; i < GM_NMGR; i++)
+		c.nrecs[i] = -1;
 	/* Short flags out first (parse_args knows --long ones only); "--"
 	 * ends the options, for arguments that start with '-'. */
 	av[ac++] = argv[0];
@@ -1741,6 +1806,7 @@ out:
 	gm_rpc_close(c.ep);
 	free(c.req);
 	free(c.rep);
-	free(c.gsm);
+	for (int i = 0; i < GM_NMGR; i++)
+		free(c.recs[i]);
 	return r;
 }

@@ -406,8 +406,8 @@ static void vnode_print(const struct lego_vnode *v, bool json, bool first)
 		json_str(name);
 		printf(", \"vip\": \"%s\", \"mount\": ", ip);
 		json_str(mount);
-		printf(", \"storage_node\": %u, \"created_ms\": %" PRIu64 "}", v->storage_node,
-		       v->created_ms);
+		printf(", \"storage_node\": %u, \"cache_node\": %u, \"created_ms\": %" PRIu64 "}",
+		       v->storage_node, v->cache_node, v->created_ms);
 		return;
 	}
 	time_str(v->created_ms, when, sizeof(when));

@@ -1486,18 +1486,23 @@ static int stats_one(struct mem_ctx *c, const struct node_addr *n, bool first)
 		       ", \"page_fetches\": %" PRIu64 ", \"page_flushes\": %" PRIu64
 		       ", \"zero_fetches\": %" PRIu64 ", \"bc_pages\": %" PRIu64 ", \"bc_hits\": %"
 		       PRIu64 ", \"bc_misses\": %" PRIu64 ", \"bc_writebacks\": %" PRIu64
+		       ", \"bc_dirty\": %" PRIu64 ", \"bc_evictions\": %" PRIu64
+		       ", \"bc_wb_errors\": %" PRIu64
 		       ", \"mem_free_bytes\": %" PRIu64 "}", n->id, s.mms_home, s.mms_owned,
 		       s.vregions, s.vmas, s.pages, s.page_fetches, s.page_flushes, s.zero_fetches,
-		       s.bc_pages, s.bc_hits, s.bc_misses, s.bc_writebacks, s.mem_free_bytes);
+		       s.bc_pages, s.bc_hits, s.bc_misses, s.bc_writebacks, s.bc_dirty,
+		       s.bc_evictions, s.bc_wb_errors, s.mem_free_bytes);
 		return 0;
 	}
 	printf("%s%s id=%u mms_home=%" PRIu64 " mms_owned=%" PRIu64 " vregions=%" PRIu64
 	       " vmas=%" PRIu64 " pages=%" PRIu64 " fetches=%" PRIu64 " flushes=%" PRIu64
 	       " zero_fetches=%" PRIu64 " bc_pages=%" PRIu64 " bc_hits=%" PRIu64
-	       " bc_misses=%" PRIu64 " bc_writebacks=%" PRIu64 " free_mib=%" PRIu64 "%s",
+	       " bc_misses=%" PRIu64 " bc_writebacks=%" PRIu64 " bc_dirty=%" PRIu64
+	       " bc_evictions=%" PRIu64 " bc_wb_errors=%" PRIu64 " free_mib=%" PRIu64 "%s",
 	       c->script && !first ? "; " : "", n->name, n->id, s.mms_home, s.mms_owned,
 	       s.vregions, s.vmas, s.pages, s.page_fetches, s.page_flushes, s.zero_fetches,
-	       s.bc_pages, s.bc_hits, s.bc_misses, s.bc_writebacks, s.mem_free_bytes >> 20,
+	       s.bc_pages, s.bc_hits, s.bc_misses, s.bc_writebacks, s.bc_dirty, s.bc_evictions,
+	       s.bc_wb_errors, s.mem_free_bytes >> 20,
 	       c->script ? "" : "\n");
 	return 0;
 }

@@ -13,3 +13,7 @@ obj-$(CONFIG_PERSONALITY_MEMORY) += managers/memory/home.o managers/memory/loade
 	managers/memory/vregion.o managers/memory/elf_load.o managers/memory/mem_proto.o
 # Memory monitor, vRegion owner role (owner.c) with the vma trees and page map.
 obj-$(CONFIG_PERSONALITY_MEMORY) += managers/memory/owner.o managers/memory/pgmap.o managers/memory/vma.o
+# Memory monitor, buffer cache (bcache.c pure, bc_service.c its RPC face) with
+# the storage request decoder it shares with the storage monitor.
+obj-$(CONFIG_PERSONALITY_MEMORY) += managers/memory/bcache.o managers/memory/bc_service.o \
+	managers/storage/st_proto.o managers/storage/legofs_util.o

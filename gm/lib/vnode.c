@@ -136,14 +136,15 @@ void gm_vnode_state_write(const struct gm_vnodes *t, struct gm_buf *b)
 		struct in_addr a = { v->vip };
 
 		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		gm_buf_printf(b, "vnode %u %s %s %s %u %llu\n", v->vnode_id, v->name, ip, v->mount,
-			      v->storage_node, (unsigned long long)v->created_ms);
+		gm_buf_printf(b, "vnode %u %s %s %s %u %llu %u\n", v->vnode_id, v->name, ip,
+			      v->mount, v->storage_node, (unsigned long long)v->created_ms,
+			      v->cache_node);
 	}
 }
 
 int gm_vnode_state_line(struct gm_vnodes *t, char **f, int nf, char *err, size_t errlen)
 {
-	uint64_t a, b;
+	uint64_t a, b, cache = 0;
 	struct lego_vnode v;
 	uint32_t vip, off;
 	char mount[sizeof(v.mount)];
@@ -161,9 +162,12 @@ int gm_vnode_state_line(struct gm_vnodes *t, char **f, int nf, char *err, size_t
 	if (strcmp(f[0], "vnode"))
 		return 0;
 	memset(&v, 0, sizeof(v));
-	if (nf != 7 || gm_parse_u64(f[1], UINT32_MAX, &a) || strlen(f[2]) >= LEGO_NAME_LEN ||
-	    gm_parse_ipv4(f[3], &vip) || strlen(f[4]) >= sizeof(v.mount) ||
-	    gm_parse_u64(f[5], UINT32_MAX, &b) || gm_parse_u64(f[6], UINT64_MAX, &v.created_ms)) {
+	/* The 8th field, the cache mComponent, came later: optional. */
+	if ((nf != 7 && nf != 8) || gm_parse_u64(f[1], UINT32_MAX, &a) ||
+	    strlen(f[2]) >= LEGO_NAME_LEN || gm_parse_ipv4(f[3], &vip) ||
+	    strlen(f[4]) >= sizeof(v.mount) || gm_parse_u64(f[5], UINT32_MAX, &b) ||
+	    gm_parse_u64(f[6], UINT64_MAX, &v.created_ms) ||
+	    (nf == 8 && gm_parse_u64(f[7], UINT32_MAX, &cache))) {
 		snprintf(err, errlen, "malformed vnode line");
 		return -EINVAL;
 	}
@@ -189,6 +193,7 @@ int gm_vnode_state_line(struct gm_vnodes *t, char **f, int nf, char *err, size_t
 	v.vip = vip;
 	strcpy(v.mount, mount);
 	v.storage_node = (uint32_t)b;
+	v.cache_node = (uint32_t)cache;
 	t->v[t->n++] = v;
 	return 1;
 }

@@ -30,6 +30,7 @@
 #include <lego/vma.h>
 #include <uapi/lego/gm.h>
 #include "home.h"
+#include "bc_service.h"
 #include "owner.h"
 
 #define PG ((u64)LEGO_PAGE_SIZE)
@@ -98,6 +99,8 @@ struct home_mm *home_get(u64 id, bool create, bool excl, const struct lego_mem_c
 		mutex_init(&fresh->lock);
 		fresh->c = *c;
 		fresh->c.mm = id;
+		if (!fresh->c.bc_ipv4)	/* owners read files through our cache */
+			fresh->c.bc_ipv4 = net_config.ip;
 		vregion_array_init(&fresh->va, CONFIG_VREGION_SHIFT, st, 4);
 		fresh->mmap_base = LEGO_USER_TOP - HOME_MMAP_GAP;
 		/* Locked before anyone can see it. */
@@ -914,6 +917,7 @@ static int op_stats(struct rpc_req *r)
 	memset(s, 0, sizeof(*s));
 	if (owner_stats)
 		owner_stats(s);
+	bc_stats(s);
 	s->mms_home = __atomic_load_n(&home_counters.mms, __ATOMIC_RELAXED);
 	s->mem_free_bytes = page_alloc_free_bytes();
 	return 0;

@@ -41,7 +41,9 @@
 #include <lego/vma.h>
 #include <uapi/lego/storage.h>
 #include <asm/cpu.h>
+#include <lego/net.h>
 #include "home.h"
+#include "bc_service.h"
 
 #define PG ((u64)LEGO_PAGE_SIZE)
 #define RA_SIZE (64u * 1024)		/* read-ahead chunk, <= LEGO_ST_IO_MAX */
@@ -53,7 +55,8 @@
 
 /* A file of the vNode, read through the storage node. */
 struct st_file {
-	struct rpc_endpoint ep;
+	struct rpc_endpoint ep;		/* the storage node */
+	struct rpc_endpoint cache;	/* the mComponent caching its files */
 	u32 vnode;
 	char path[LEGO_ST_PATH_MAX];
 	u16 path_len;
@@ -63,24 +66,11 @@ struct st_file {
 	u32 ra_len;
 };
 
-/* One storage request: header + path; reply into buf. */
+/* One storage request for f, through the vNode's buffer cache. */
 static int st_call(struct st_file *f, u16 op, u64 off, u64 len, void *buf, u32 max, u32 *got)
 {
-	u32 n = (u32)sizeof(struct lego_st_req) + f->path_len;
-	u8 *q = kmalloc(n);
-	if (!q)
-		return -ENOMEM;
-	struct lego_st_req h;
-	memset(&h, 0, sizeof(h));
-	h.vnode = f->vnode;
-	h.off = off;
-	h.len = len;
-	h.path_len = f->path_len;
-	memcpy(q, &h, sizeof(h));
-	memcpy(q + sizeof(h), f->path, f->path_len);
-	int r = rpc_call(&f->ep, op, q, n, buf, max, got, 0);
-	kfree(q);
-	return r == -ETIMEDOUT || r == -ENETUNREACH ? -EHOSTUNREACH : r;
+	f->path[f->path_len] = '\0';
+	return bc_file_call(&f->cache, &f->ep, f->vnode, op, f->path, off, len, buf, max, got);
 }
 
 static long file_read(void *ctx, u64 off, void *buf, size_t len)
@@ -450,6 +440,7 @@ int loader_exec(struct rpc_req *r)
 	}
 	f->ep.ip = q.h.c.storage_ipv4;
 	f->ep.port = q.h.c.storage_port;
+	f->cache.ip = q.h.c.bc_ipv4;
 	f->vnode = q.h.c.vnode;
 	memcpy(f->path, q.path, q.h.path_len);
 	f->path_len = q.h.path_len;
@@ -473,6 +464,7 @@ int loader_exec(struct rpc_req *r)
 			goto out;
 		}
 		fi->ep = f->ep;
+		fi->cache = f->cache;
 		fi->vnode = f->vnode;
 		fi->ra = ira;
 		err = interp_prepare(fi, plan, mmap_base, iplan, &why);
@@ -496,6 +488,8 @@ int loader_exec(struct rpc_req *r)
 	/* The point of no return: the old contents go. */
 	home_drop_all(mm);
 	mm->c = q.h.c;
+	if (!mm->c.bc_ipv4)
+		mm->c.bc_ipv4 = net_config.ip;
 	mm->stack_top = LEGO_USER_TOP;
 	mm->mmap_base = mmap_base;
 	mm->start_brk = mm->brk = plan->brk;

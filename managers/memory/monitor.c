@@ -9,6 +9,7 @@
 #include <uapi/lego/gm.h>
 #include "home.h"
 #include "owner.h"
+#include "bc_service.h"
 
 const char monitor_name[] = "memory";
 const int monitor_personality = LEGO_PERS_MEMORY;
@@ -18,6 +19,7 @@ const bool monitor_wants_notify = true;
 void monitor_init(void)
 {
 	owner_init();
+	bc_init();
 	home_init();
 }
 

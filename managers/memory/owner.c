@@ -34,6 +34,7 @@
  * it with refs (under own_lock) and free it when the last reference goes.
  */
 #include "owner.h"
+#include "bc_service.h"
 #include <lego/rpc.h>
 #include <lego/net.h>
 #include <lego/mm.h>
@@ -83,6 +84,7 @@ struct own_mm {
 	u32 shift;			/* vRegion size of this address space */
 	u32 vnode;
 	struct rpc_endpoint st;		/* the vNode's storage node */
+	struct rpc_endpoint cache;	/* the mComponent caching its files */
 	u32 nr_spaces;
 	struct own_space *spaces;	/* list through own_space.next */
 	struct pgmap pages;		/* (id, addr) -> page (direct-map address) */
@@ -207,27 +209,14 @@ static void file_put(struct own_file *f)
 		kfree(f);
 }
 
-/* Read the 4 KiB at off of f into buf (zeros past the end of the file). */
-static int file_read(struct own_file *f, u64 off, void *buf)
+/* Read the 4 KiB at off of f into buf (zeros past the end of the file),
+ * through the buffer cache of the vNode's files (§4.5). */
+static int file_read(struct own_file *f, const struct rpc_endpoint *cache, u64 off, void *buf)
 {
-	u32 n = (u32)sizeof(struct lego_st_req) + f->len;
-	u8 *req = kmalloc(n);
-	if (!req)
-		return -ENOMEM;
-	struct lego_st_req h;
-	memset(&h, 0, sizeof(h));
-	h.vnode = f->vnode;
-	h.off = off;
-	h.len = PG;
-	h.path_len = f->len;
-	memcpy(req, &h, sizeof(h));
-	memcpy(req + sizeof(h), f->path, f->len);
 	u32 got = 0;
-	int r = rpc_call(&f->st, LEGO_OP_ST_READ, req, n, buf, (u32)PG, &got, 0);
-	kfree(req);
+	int r = bc_file_call(cache, &f->st, f->vnode, LEGO_OP_ST_READ, f->path, off, PG, buf,
+			     (u32)PG, &got);
 	CNT_ADD(file_reads, 1);
-	if (r == -ETIMEDOUT)
-		return -EHOSTUNREACH;
 	if (r < 0)
 		return r;
 	if (got > PG)
@@ -313,6 +302,7 @@ static struct own_mm *mm_alloc(u64 id, const struct lego_mem_create_req *c, u32 
 	m->vnode = c->vnode;
 	m->st.ip = c->storage_ipv4;
 	m->st.port = c->storage_port ? c->storage_port : LEGO_RPC_PORT;
+	m->cache.ip = c->bc_ipv4;
 	/* A failure here is retried by the first insert. */
 	pgmap_init(&m->pages, &pgmap_ops);
 	return m;
@@ -904,9 +894,10 @@ static int page_fetch(struct rpc_req *r, struct own_mm *m, u64 addr, u32 access)
 	void *buf = rpc_reply_alloc(r, (u32)PG);
 	if (!buf)
 		return -ENOMEM;
+	struct rpc_endpoint cache = m->cache;
 	file_get(f);
 	mutex_unlock(&m->lock);
-	err = file_read(f, off, buf);
+	err = file_read(f, &cache, off, buf);
 	file_put(f);
 	mutex_lock(&m->lock);
 	if (m->dead)

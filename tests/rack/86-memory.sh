@@ -16,7 +16,10 @@
 #   * exec of files that are no ELF programs: ENOEXEC with a reason;
 #   * fork copies pages; exit frees everything (counters back to where they
 #     were, also after 1000 fork/exit cycles);
-#   * malformed memory requests on the wire: EINVAL, the node keeps serving.
+#   * malformed memory requests on the wire: EINVAL, the node keeps serving;
+#   * the buffer cache of the vNode's cache mComponent (legoctl fs --cache):
+#     reads and writes through it, fsync through to storage, two writers at
+#     once on one file, eviction with write-back, exec through it.
 #
 # Cases run one at a time and share the rack t86-<tag>; each copies the
 # rack's serial logs into build/test-results/rack/86-memory/, so a failed
@@ -114,7 +117,8 @@ wait_log() {
 up_case() {
 	work
 	"$RACK" down --name "$R" > /dev/null 2>&1 || true
-	rk up --name "$R" --processor 0 --memory 2 --storage 1 --timeout "$UP_TIMEOUT"
+	rk up --name "$R" --processor 0 --memory 2 --storage 1 --timeout "$UP_TIMEOUT" \
+		--cmdline lego.bc_pages=256
 	expect_rk_rc 0 "up with 2 memory nodes and 1 storage node"
 	[ "$RK_RC" -eq 0 ] || return
 	local n
@@ -315,8 +319,8 @@ pages_case() {
 	lm mem read --mm "$mm" --home m0 --addr 0x7000000ff0 --len 8
 	expect_lm 0
 	expect_lm_out '\|page one\|$' "content kept across mprotect"
-	# mremap moves the pages with the vma (inside a vRegion: moves across
-	# vRegions are not implemented yet, docs/memory.md).
+	# mremap moves the pages with the vma, inside a vRegion (at its owner)
+	# and across vRegions (docs/memory.md, "mremap across vRegions").
 	lm mem mmap --mm "$mm" --home m0 --addr 0x7100000000 --len 16k --flags fixed,private,anon
 	expect_lm 0
 	lm mem write --mm "$mm" --home m0 --addr 0x7100002ffe --text 'moved'
@@ -330,6 +334,14 @@ pages_case() {
 	[ "$LM_OUT" = 0000 ] || fail "the grown part reads '$LM_OUT'"
 	lm mem read --mm "$mm" --home m0 --addr 0x7100002000 --len 1
 	expect_lm 1 "the old place is unmapped"
+	# To a place over a vRegion bound: the text now straddles it.
+	lm mem mremap --mm "$mm" --home m0 --addr 0x7110000000 --len 32k --new-len 32k --flags maymove,fixed --new-addr 0x71ffffd000
+	expect_lm 0 "mremap across a vRegion bound"
+	[ "$LM_OUT" = 0x71ffffd000 ] || fail "mremap across vRegions returned '$LM_OUT'"
+	lm mem read --mm "$mm" --home m0 --addr 0x71fffffffe --len 5 --raw
+	[ "$LM_OUT" = moved ] || fail "after mremap across vRegions the data reads '$LM_OUT'"
+	lm mem read --mm "$mm" --home m0 --addr 0x7110002000 --len 1
+	expect_lm 1 "the place it left is unmapped"
 	lm mem exit --mm "$mm" --home m0
 	expect_lm 0
 	no_panic
@@ -678,6 +690,116 @@ PY
 	no_panic
 }
 
+# bc_stat NODE FIELD: BCV = FIELD of NODE's `mem stats` line (bc_hits, ...).
+bc_stat() {
+	lm mem stats --node "$1"
+	BCV=$(sed -nE "s/.* $2=([0-9]+).*/\1/p" <<< "$LM_OUT")
+	BCV=${BCV:-0}
+}
+
+# The buffer cache (§4.5) of the vNode's cache mComponent, which GPM chose
+# when v1 was created: legoctl fs --cache vnode sends the storage requests
+# through it as a processor does. The rack's caches hold 256 pages
+# (lego.bc_pages), so 3 MB of file data evicts and writes back.
+bcache_case() {
+	work
+	local cn cache a b i pids=() rc
+	lm vnode list --json
+	cn=$(python3 -c 'import json,sys; print([v["cache_node"] for v in json.load(sys.stdin)["vnodes"] if v["name"] == "v1"][0])' <<< "$LM_OUT" 2>/dev/null)
+	[ -n "$cn" ] && [ "$cn" != 0 ] || { fail "v1 has no buffer-cache mComponent ('$cn')"; return; }
+	lm mem stats --node "$cn"
+	cache=$(awk '{ print $1; exit }' <<< "$LM_OUT")
+	echo "v1's buffer cache: $cache (id $cn)"
+	head -c 300000 /dev/urandom > "$W/data"
+	# Written into the cache only; read back through it.
+	lm fs --vnode v1 --cache vnode --no-sync put "$W/data" /bc-data
+	expect_lm 0 "put through the cache"
+	lm fs --vnode v1 --cache vnode get /bc-data "$W/back1"
+	expect_lm 0
+	cmp -s "$W/data" "$W/back1" || fail "read through the cache differs from what was written"
+	lm fs --vnode v1 --cache vnode stat /bc-data
+	expect_lm_out '^size: +300000 bytes' "size through the cache"
+	# FSYNC writes through: then the storage node has every byte.
+	lm fs --vnode v1 --cache vnode sync /bc-data
+	expect_lm 0 "sync through the cache"
+	lm fs --vnode v1 get /bc-data "$W/back2"
+	expect_lm 0
+	cmp -s "$W/data" "$W/back2" || fail "the storage node's copy after sync differs"
+	# Two writers (two processes of the vNode) at once, on interleaved
+	# 4 KiB blocks of one file, then each block read by the other side.
+	head -c 131072 /dev/urandom > "$W/a"
+	head -c 131072 /dev/urandom > "$W/b"
+	for i in 0 2 4 6 8 10 12 14; do
+		dd if="$W/a" of="$W/a.$i" bs=4096 skip="$i" count=1 status=none
+		dd if="$W/b" of="$W/b.$i" bs=4096 skip="$((i + 1))" count=1 status=none
+	done
+	lm fs --vnode v1 --cache vnode touch /bc-shared
+	expect_lm 0 "touch through the cache (CREATE, SETATTR)"
+	(
+		for i in 0 2 4 6 8 10 12 14; do
+			timeout -k 5 "$LC_TIMEOUT" ip netns exec "lego-$R" env LEGO_GM=198.18.0.1 \
+				"$LEGOCTL" fs --vnode v1 --cache vnode --no-sync write --offset $((i * 4096)) /bc-shared < "$W/a.$i" || exit 1
+		done
+	) > "$W/wa.log" 2>&1 & pids+=($!)
+	(
+		for i in 0 2 4 6 8 10 12 14; do
+			timeout -k 5 "$LC_TIMEOUT" ip netns exec "lego-$R" env LEGO_GM=198.18.0.1 \
+				"$LEGOCTL" fs --vnode v1 --cache vnode --no-sync write --offset $(((i + 1) * 4096)) /bc-shared < "$W/b.$i" || exit 1
+		done
+	) > "$W/wb.log" 2>&1 & pids+=($!)
+	for i in "${pids[@]}"; do
+		rc=0
+		wait "$i" || rc=$?
+		[ "$rc" -eq 0 ] || fail "a concurrent writer failed: $(cat "$W/wa.log" "$W/wb.log")"
+	done
+	: > "$W/expect"
+	for i in 0 2 4 6 8 10 12 14; do
+		cat "$W/a.$i" "$W/b.$i" >> "$W/expect"
+	done
+	lm fs --vnode v1 --cache vnode get /bc-shared "$W/shared"
+	cmp -s "$W/expect" "$W/shared" || fail "the shared file through the cache is not both writers' blocks"
+	lm fs --vnode v1 --cache vnode sync
+	expect_lm 0 "sync of everything"
+	lm fs --vnode v1 get /bc-shared "$W/shared2"
+	cmp -s "$W/expect" "$W/shared2" || fail "the shared file at the storage node is not both writers' blocks"
+	# More than the cache holds: eviction writes back, reads miss.
+	head -c 3000000 /dev/urandom > "$W/big"
+	bc_stat "$cache" bc_evictions
+	a=$BCV
+	lm fs --vnode v1 --cache vnode --no-sync put "$W/big" /bc-big
+	expect_lm 0
+	lm fs --vnode v1 --cache vnode get /bc-big "$W/big1"
+	cmp -s "$W/big" "$W/big1" || fail "a file larger than the cache reads back wrong through it"
+	bc_stat "$cache" bc_evictions
+	[ "$BCV" -gt "$a" ] || fail "no evictions ($a -> $BCV) with 3 MB through a 1 MiB cache"
+	bc_stat "$cache" bc_pages
+	[ "$BCV" -le 256 ] || fail "the cache holds $BCV pages, more than its 256"
+	lm fs --vnode v1 --cache vnode sync /bc-big
+	lm fs --vnode v1 get /bc-big "$W/big2"
+	cmp -s "$W/big" "$W/big2" || fail "the storage node's copy of the big file differs"
+	# Metadata changes through the cache: rm, then the cache does not resurrect it.
+	lm fs --vnode v1 --cache vnode --no-sync write --offset 0 /bc-data < "$W/a.0"
+	lm fs --vnode v1 --cache vnode rm /bc-data
+	expect_lm 0
+	sleep 4		# past a periodic flush
+	lm fs --vnode v1 stat /bc-data
+	expect_lm 1 "a removed file stays removed after the flush"
+	# EXEC reads the program through the vNode's cache too.
+	bc_stat "$cache" bc_hits
+	a=$BCV
+	for i in 1 2; do
+		lm mem exec --home "$cache" --vnode v1 /bin/busybox true
+		expect_lm 0 "exec of busybox ($i)"
+		lm mem exit --mm "$(awk '$1 == "mm" { print $2 }' <<< "$LM_OUT")" --home "$cache"
+		expect_lm 0 "exit ($i)"
+	done
+	bc_stat "$cache" bc_hits
+	[ "$BCV" -gt "$a" ] || fail "exec made no buffer-cache hits ($a -> $BCV)"
+	lm mem stats --node "$cache"
+	expect_lm_out 'bc_wb_errors=0' "no write-back errors"
+	no_panic
+}
+
 down_case() {
 	work
 	rk down --name "$R"
@@ -695,5 +817,6 @@ add_case exec-enoexec with_logs enoexec_case
 add_case fork-copies with_logs fork_case
 add_case malformed-requests with_logs malformed_case
 add_case exit-frees-all with_logs exit_case
+add_case buffer-cache with_logs bcache_case
 add_case down with_logs down_case
 run_cases

@@ -37,6 +37,8 @@ UNIT_SRCS_legofs := managers/storage/legofs.c managers/storage/legofs_core.c \
 	managers/storage/legofs_extent.c managers/storage/legofs_ht.c \
 	managers/storage/legofs_check.c managers/storage/legofs_util.c
 UNIT_SRCS_legofs_model := $(UNIT_SRCS_legofs)
+# The buffer cache against a model storage node.
+UNIT_SRCS_bcache := managers/memory/bcache.c
 # Storage request decoding; lfs_path_check comes from legofs_util.c.
 UNIT_SRCS_st_proto := managers/storage/st_proto.c managers/storage/legofs_util.c
 UNIT_SRCS_pgmap := managers/memory/pgmap.c

@@ -158,7 +158,8 @@ struct lego_gpm_place_reply {
 	struct lego_gm_choice processor;
 	struct lego_gm_choice home_memory;
 	uint32_t vnode_id;
-	uint32_t reserved;
+	uint32_t cache_node;		/* the vNode's buffer-cache mComponent
+					 * (struct lego_vnode) */
 };
 
 /* vNodes (paper section 4.1). */
@@ -168,7 +169,9 @@ struct lego_vnode {
 	char name[LEGO_NAME_LEN];
 	char mount[64];			/* storage mount point, e.g. "/vnode/web" */
 	uint32_t storage_node;		/* sComponent holding its storage */
-	uint32_t reserved;
+	uint32_t cache_node;		/* mComponent caching its files (§4.5, the
+					 * buffer cache every process of the vNode
+					 * uses); 0: not chosen yet */
 	uint64_t created_ms;
 };
 

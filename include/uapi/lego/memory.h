@@ -117,7 +117,9 @@ struct lego_mem_create_req {
 	uint32_t storage_ipv4;		/* the vNode's sComponent, network byte order */
 	uint16_t storage_port;		/* 0: LEGO_RPC_PORT */
 	uint16_t flags;			/* 0 */
-	uint32_t reserved;
+	uint32_t bc_ipv4;		/* the mComponent caching the vNode's files
+					 * (§4.5), network byte order, at
+					 * LEGO_RPC_PORT; 0: the receiver itself */
 };
 
 /* MEM_EXEC: load the program at path (in the vNode's storage) into mm,
@@ -278,7 +280,8 @@ struct lego_mem_stats {
 	uint64_t bc_pages;		/* buffer cache pages */
 	uint64_t bc_hits, bc_misses, bc_writebacks;
 	uint64_t mem_free_bytes;
-	uint64_t reserved[3];
+	uint64_t bc_dirty;		/* buffer cache pages not yet at storage */
+	uint64_t bc_evictions, bc_wb_errors;
 };
 
 /* MEM_BC: a storage request (storage.h: struct lego_st_req and what
