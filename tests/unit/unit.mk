@@ -45,6 +45,8 @@ UNIT_SRCS_pgmap := managers/memory/pgmap.c
 UNIT_SRCS_mem_proto := managers/memory/mem_proto.c
 UNIT_SRCS_vregion := managers/memory/vregion.c
 UNIT_SRCS_vma := managers/memory/vma.c
+UNIT_SRCS_excache_dir := managers/processor/excache_dir.c managers/processor/excache_opts.c \
+	kernel/bitmap.c kernel/cmdline.c
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(UNIT_DIR)/test_,$(UNIT_TESTS))
