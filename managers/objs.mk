@@ -1,6 +1,8 @@
 obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/monitor.o
 # ExCache line directory and its boot options (pure logic, host-tested).
 obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/excache_dir.o managers/processor/excache_opts.o
+# Linux state layer core (paper §4.3.3): fd tables and path resolution.
+obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/fdtable.o managers/processor/vpath.o
 obj-$(CONFIG_PERSONALITY_MEMORY) += managers/memory/monitor.o
 obj-$(CONFIG_PERSONALITY_STORAGE) += managers/storage/monitor.o
 obj-y += managers/common/gm_client.o

@@ -27,8 +27,10 @@
 #define EINVAL 22
 #define ENFILE 23
 #define EMFILE 24
+#define ENOTTY 25
 #define EFBIG 27
 #define ENOSPC 28
+#define ESPIPE 29
 #define EROFS 30
 #define ERANGE 34
 #define EDEADLK 35
@@ -37,6 +39,7 @@
 #define ENOTEMPTY 39
 #define ELOOP 40
 #define ENODATA 61
+#define EOVERFLOW 75
 #define EMSGSIZE 90
 #define EPROTO 71
 #define EBADMSG 74

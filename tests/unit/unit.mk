@@ -45,6 +45,11 @@ UNIT_SRCS_pgmap := managers/memory/pgmap.c
 UNIT_SRCS_mem_proto := managers/memory/mem_proto.c
 UNIT_SRCS_vregion := managers/memory/vregion.c
 UNIT_SRCS_vma := managers/memory/vma.c
+UNIT_SRCS_vpath := managers/processor/vpath.c
+# fdtable_hostfd.c: the host's own fd calls, kept out of the test's translation unit
+# because libc's <fcntl.h> and uapi/lego/linux_abi.h define the same names.
+UNIT_SRCS_fdtable := managers/processor/fdtable.c managers/processor/vpath.c \
+	tests/unit/fdtable_hostfd.c
 UNIT_SRCS_excache_dir := managers/processor/excache_dir.c managers/processor/excache_opts.c \
 	kernel/bitmap.c kernel/cmdline.c
 
