@@ -17,6 +17,7 @@
 #include <lego/panic.h>
 #include <lego/mm.h>
 #include <lego/string.h>
+#include <lego/user.h>
 #include <asm/cpu.h>
 #include <asm/irq.h>
 #include <asm/apic.h>
@@ -132,6 +133,8 @@ static void __schedule(bool preempted)
 			cpu_relax();
 		next->on_cpu = true;
 		c->current_thread = next;
+		/* Kernel stack for traps from ring 3, address space, FPU. */
+		user_switch(prev, next);
 		prev = switch_stack(&prev->rsp, next->rsp, prev);
 		sched_finish_switch(prev);
 	}

@@ -6,6 +6,7 @@
 #include <lego/printk.h>
 #include <lego/panic.h>
 #include <lego/string.h>
+#include <lego/user.h>
 #include <asm/cpu.h>
 
 #define STACK_SIZE ((size_t)CONFIG_KERNEL_STACK_PAGES * PAGE_SIZE)
@@ -126,6 +127,8 @@ void thread_exit(int code)
 
 void thread_free(struct thread *t)
 {
+	if (t->user)
+		user_thread_free(t);
 	stack_free(t->stack, t->stack_size);
 	kfree(t);
 }

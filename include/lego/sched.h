@@ -11,6 +11,8 @@
 #include <lego/list.h>
 #include <lego/smp.h>
 
+struct user_thread;
+
 enum thread_state {
 	THREAD_RUNNABLE,	/* running or on its run queue */
 	THREAD_BLOCKED,		/* waiting; only thread_wake makes it runnable */
@@ -37,6 +39,7 @@ struct thread {
 	volatile bool on_cpu;		/* its context is live on a CPU */
 	const char *activity;		/* what it is doing, for panic reports */
 	u8 net_tx_batch;		/* netdev_tx_batch_begin depth (net/netdev.c) */
+	struct user_thread *user;	/* ring-3 state (lego/user.h); NULL for kernel threads */
 	volatile enum thread_state state;
 	thread_fn_t fn;
 	void *arg;

@@ -9,6 +9,7 @@
 #include <asm/desc.h>
 
 struct thread;
+struct uspace;
 
 /* Run queue of one CPU. lock protects every field. Only the owning CPU ever
  * runs threads from it; other CPUs only add woken threads. */
@@ -37,6 +38,12 @@ struct call_queue {
 struct cpu_local {
 	struct cpu_local *self;		/* must stay at offset 0: %gs:0 */
 	struct thread *current_thread;	/* must stay at offset 8: %gs:8 */
+	/* SYSCALL entry scratch (asm/user_regs.h PCPU_*; offsets 16 and 24):
+	 * the user rsp while the entry saves it, and the kernel stack top of
+	 * the running thread (set at each switch, like the TSS rsp0). */
+	unsigned long user_rsp_scratch;
+	unsigned long kstack_top;
+	struct uspace *uspace;		/* user address space in CR3 (NULL: kernel); irqs off */
 	int cpu;
 	u32 apic_id;
 	int preempt_count;		/* this CPU only */

@@ -45,6 +45,8 @@ UNIT_SRCS_pgmap := managers/memory/pgmap.c
 UNIT_SRCS_mem_proto := managers/memory/mem_proto.c
 UNIT_SRCS_vregion := managers/memory/vregion.c
 UNIT_SRCS_vma := managers/memory/vma.c
+UNIT_SRCS_user_check := arch/x86/kernel/user_check.c
+UNIT_SRCS_tlb_state := arch/x86/mm/tlb_state.c
 UNIT_SRCS_vpath := managers/processor/vpath.c
 # fdtable_hostfd.c: the host's own fd calls, kept out of the test's translation unit
 # because libc's <fcntl.h> and uapi/lego/linux_abi.h define the same names.

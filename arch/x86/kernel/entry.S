@@ -25,10 +25,45 @@ interrupt_common:
 	pushq %r14
 	pushq %r15
 	cld
-	/* Entered from user mode: switch to the kernel GS base. */
+	/* Handlers never run with AC set: a user program may set it, and
+	 * with SMAP it would open every user page to the kernel. */
+	pushfq
+	andq $~0x40000, (%rsp)
+	popfq
+	/* rbx (callee-saved, restored from the frame at the end): 1 when this
+	 * entry swapped to the kernel GS base and must swap back. */
+	xorl %ebx, %ebx
 	testb $3, 18*8(%rsp)
-	jz 1f
+	jnz 4f
+	/* From ring 0. NMI, machine check and double fault can also hit
+	 * between a SYSCALL and its swapgs, or between the swapgs and the
+	 * SYSRET/IRET back, with the user GS base loaded: for them look at
+	 * the GS base itself. It is the kernel's only if it is one of the
+	 * cpu_local areas (a user program can set any base with wrgsbase). */
+	movq 15*8(%rsp), %rax
+	cmpq $2, %rax
+	je 3f
+	cmpq $8, %rax
+	je 3f
+	cmpq $18, %rax
+	jne 1f
+3:	movl $0xc0000101, %ecx	/* MSR_GS_BASE */
+	rdmsr
+	shlq $32, %rdx
+	orq %rdx, %rax
+	leaq cpu_locals(%rip), %rsi
+	movl $CONFIG_NR_CPUS, %ecx	/* also CPUs still being started */
+5:	cmpq (%rsi), %rax
+	je 1f
+	addq $8, %rsi
+	decl %ecx
+	jnz 5b
 	swapgs
+	movl $1, %ebx
+	jmp 1f
+4:	swapgs
+	movl $1, %ebx
+	xorl %ebp, %ebp		/* backtraces stop here, not in user memory */
 1:	movq %rsp, %rdi
 	/* Frame link so that backtraces walk through the interrupted code. */
 	movq 17*8(%rsp), %rax	/* rip */
@@ -37,7 +72,7 @@ interrupt_common:
 	movq %rsp, %rbp
 	call x86_interrupt
 	addq $16, %rsp
-	testb $3, 18*8(%rsp)
+	testl %ebx, %ebx
 	jz 2f
 	swapgs
 2:	popq %r15

@@ -8,6 +8,7 @@
 #include <asm/msr.h>
 #include <asm/cpu.h>
 #include <asm/segment.h>
+#include <lego/user.h>
 
 void x86_early_cpu_init(void);
 void x86_cpu_init_features(void);
@@ -24,6 +25,8 @@ void x86_cpu_init_features(void)
 	write_cr0((read_cr0() | X86_CR0_MP | X86_CR0_NE) & ~X86_CR0_EM);
 	write_cr4(read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT);
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
+	/* SYSCALL, SMEP/SMAP, FSGSBASE, XSAVE and PCID for user mode. */
+	user_cpu_init();
 }
 
 void x86_early_cpu_init(void)

@@ -13,6 +13,8 @@
 #include <asm/page.h>
 
 void x86_interrupt(struct pt_regs *regs);
+void user_exception(struct pt_regs *regs);
+bool user_access_fault(struct pt_regs *regs, unsigned long cr2);
 extern volatile bool smp_stopping;
 
 static const char *const exception_names[32] = {
@@ -92,6 +94,15 @@ static void handle_exception(struct pt_regs *regs)
 		       (void *)regs->rip);
 		return;
 	}
+	/* Ring 3: the thread's fault hook decides (lego/user.h); never a
+	 * panic. */
+	if (regs->cs & 3) {
+		user_exception(regs);
+		return;
+	}
+	/* copy_from_user and friends: the fixup turns the fault into -EFAULT. */
+	if ((vec == 14 || vec == 13) && user_access_fault(regs, read_cr2()))
+		return;
 	/* A fault just below the running thread's stack is a stack overflow
 	 * into the guard page; say so, it is otherwise easy to misread. */
 	struct thread *t = this_cpu()->current_thread;

@@ -16,7 +16,8 @@ struct tss64 {
 } __packed;
 
 /* Architecture part of each CPU's local data; written only during that
- * CPU's bring-up, read-only afterwards. */
+ * CPU's bring-up, read-only afterwards, except tss.rsp[0], which that CPU
+ * rewrites at each context switch (the kernel stack for traps from ring 3). */
 struct arch_cpu {
 	u64 gdt[GDT_ENTRIES] __aligned(16);
 	struct tss64 tss __aligned(16);
