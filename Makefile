@@ -83,7 +83,7 @@ $(BUILD)/tools/obj/%.o: %.c
 USER_PROGS := $(sort $(basename $(notdir $(wildcard tests/user/*.c))))
 USER_LIBCS := glibc musl
 USER_BINS := $(foreach l,$(USER_LIBCS),$(addprefix $(BUILD)/user/$(l)/,$(USER_PROGS)))
-USER_CFLAGS := -static -O2 -Wall -Wextra -Werror
+USER_CFLAGS := -static -O2 -Wall -Wextra -Werror -pthread
 USER_CC_glibc := gcc
 USER_CC_musl := musl-gcc
 
@@ -124,6 +124,7 @@ $(BUILD)/vnode-root.stamp: $(USER_BINS) $(BUSYBOX) Makefile
 	done
 	@[ -L $(VNODE_ROOT).tmp/bin/sh ] || { echo "make: $(BUSYBOX) --list has no sh applet" >&2; exit 1; }
 	@$(foreach l,$(USER_LIBCS),cp $(addprefix $(BUILD)/user/$(l)/,$(USER_PROGS)) $(VNODE_ROOT).tmp/tests/$(l)/ &&) true
+	@for p in $(USER_PROGS); do ln -s glibc/$$p $(VNODE_ROOT).tmp/tests/$$p || exit 1; done
 	@echo legoos > $(VNODE_ROOT).tmp/etc/hostname
 	@echo 'root:x:0:0:root:/:/bin/sh' > $(VNODE_ROOT).tmp/etc/passwd
 	@echo 'root:x:0:' > $(VNODE_ROOT).tmp/etc/group
@@ -133,6 +134,7 @@ $(BUILD)/vnode-root.stamp: $(USER_BINS) $(BUSYBOX) Makefile
 		'/bin/busybox        Debian'"'"'s static busybox; /bin/<applet> are symlinks to it' \
 		'/tests/glibc/<name> test programs of tests/user/, static glibc' \
 		'/tests/musl/<name>  the same, static musl' \
+		'/tests/<name>       -> glibc/<name>' \
 		'/tmp                scratch directory (1777)' \
 		'' \
 		'Built by `make vnode-root` (part of `make`) into build/vnode-root/.' \
