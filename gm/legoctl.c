@@ -147,12 +147,23 @@ static const struct cmd_help helps[] = {
 	  "                                  '! OP' expects OP to fail; $N is the result\n"
 	  "                                  (address, mm id) of the N-th operation\n"
 	  "Errors: 'legoctl: mem COMMAND: reason' with exit status 1 (2 for usage).\n" },
-	{ "run", "run --vnode NAME [--json] [--timeout MS] [--gm IP] -- PATH [ARGS...]",
-	  "Runs the Linux program PATH in vNode NAME. GPM places the new process: a\n"
-	  "processor component (the one with the fewest threads) and a home memory\n"
-	  "component (from GMM); the placement is printed. Executing the program\n"
-	  "arrives with the processor-monitor issue: until then run says so and exits\n"
-	  "with status 3 after a successful placement.\n" },
+	{ "run", "run --vnode NAME [--report] [--env K=V] [--place-only] [--timeout MS] [--gm IP] -- PATH [ARGS...]",
+	  "Runs the static Linux program PATH (absolute, in the vNode's files) in vNode\n"
+	  "NAME. GPM places the new process: a processor component (the one with the\n"
+	  "fewest threads), a home memory component (from GMM) and the vNode's buffer\n"
+	  "cache. The processor loads the program through the home and runs it; its\n"
+	  "stdout and stderr appear here as it writes them, stdin is forwarded, and\n"
+	  "Ctrl-C (SIGINT, also SIGTERM and SIGHUP) kills it. The environment is\n"
+	  "PATH=/bin:/sbin:/usr/bin:/usr/sbin, HOME=/, TERM as here, and --env K=V.\n"
+	  "--report prints the process's ExCache counters on stderr at its end.\n"
+	  "--place-only prints GPM's placement and exits 0 without running.\n"
+	  "Exit status: the program's, or 128+N when signal N ended it (139: SIGSEGV);\n"
+	  "126 when PATH is no program (ENOEXEC, EACCES), 127 when it does not exist,\n"
+	  "1 when placement or the start failed (with the reason).\n" },
+	{ "excache", "excache [NODE] [--timeout MS] [--gm IP]",
+	  "Prints the ExCache counters of processor NODE (every alive processor\n"
+	  "without NODE): size and geometry, misses, p-local fills, evictions,\n"
+	  "write-backs, piggybacked calls, the fetch latency histogram.\n" },
 	{ "ping", "ping [NODE] [--size N] [--count N] [--timeout MS] [--interval MS] [--gm IP]",
 	  "Calls LEGO_OP_PING on NODE COUNT times (default 4) with SIZE bytes\n"
 	  "(default 64, at most 262144) of a pattern, checks every echoed byte and\n"
@@ -1057,7 +1068,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "ping", cmd_ping }, { "info", cmd_info }, { "rpctest", cmd_rpctest },
 		{ "nodes", cmd_gm_nodes }, { "serve-echo", cmd_serve_echo },
-		{ "vnode", cmd_vnode }, { "run", cmd_run }, { "choose", cmd_choose },
+		{ "vnode", cmd_vnode }, { "run", cmd_run }, { "excache", cmd_excache }, { "choose", cmd_choose },
 		{ "fake-monitor", cmd_fake_monitor }, { "fs", cmd_fs }, { "mem", cmd_mem },
 	};
 

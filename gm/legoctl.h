@@ -93,6 +93,7 @@ void time_str(uint64_t ms, char *buf, size_t len);	/* UTC ISO 8601, "-" for 0 */
 int cmd_gm_nodes(int argc, char **argv);
 int cmd_vnode(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_excache(int argc, char **argv);	/* legoctl_run.c */
 int cmd_choose(int argc, char **argv);
 int gm_ping_managers(const struct gm_addrs *a, unsigned timeout_ms, bool json);
 

@@ -1,6 +1,6 @@
 /*
  * legoctl commands that talk to the global managers (gpmd, gmmd, gsmd):
- * nodes, vnode, run, choose, and ping without a node. The protocol is
+ * nodes, vnode, choose, and ping without a node (run: legoctl_run.c). The protocol is
  * include/uapi/lego/gm.h; docs/global-managers.md describes it.
  */
 #include <errno.h>
@@ -538,88 +538,6 @@ int cmd_vnode(int argc, char **argv)
 		printf("]}\n");
 	free(buf);
 	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* run                                                                 */
-/* ------------------------------------------------------------------ */
-
-int cmd_run(int argc, char **argv)
-{
-	struct opt opts[] = { MGR_OPTS, { "vnode", true, NULL } };
-	const char *pos[64];
-	size_t npos, got;
-	struct gm_addrs a;
-	int timeout, r, split = argc;
-	bool json;
-	char msg[LEGO_GM_ERRMSG_MAX + 64], req[LEGO_NAME_LEN], ip1[INET_ADDRSTRLEN],
-		ip2[INET_ADDRSTRLEN];
-	const char *vn, *path;
-	struct gm_rpc_ep *ep;
-	union {
-		struct lego_gpm_place_reply p;
-		char msg[LEGO_GM_ERRMSG_MAX];
-	} rep;
-
-	/* Everything after "--" is the program's, options included. */
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--")) {
-			split = i;
-			break;
-		}
-	r = parse_args("run", split, argv, opts, MGR_NOPTS + 1, pos, 64, &npos);
-	if (r)
-		return r > 0 ? 0 : EXIT_USAGE;
-	if (mgr_opts("run", opts, &a, &timeout, &json) < 0)
-		return EXIT_USAGE;
-	vn = opts[MGR_NOPTS].val;
-	if (!vn)
-		return usage_error("run", "%s", "missing --vnode NAME");
-	if (!vnode_name_ok(vn))
-		return usage_error("run", "invalid vNode name '%s'", vn);
-	path = npos ? pos[0] : split + 1 < argc ? argv[split + 1] : NULL;
-	if (!path || !*path)
-		return usage_error("run", "%s", "missing the program PATH");
-
-	memset(req, 0, sizeof(req));
-	memcpy(req, vn, strlen(vn));
-	if (!(ep = open_client()))
-		return EXIT_FAIL;
-	r = mgr_call(ep, &a, GM_GPM, LEGO_OP_GPM_PLACE, req, sizeof(req), &rep, sizeof(rep), &got,
-		     timeout, msg, sizeof(msg));
-	gm_rpc_close(ep);
-	if (r < 0) {
-		fprintf(stderr, "%s: run: cannot place a process in vNode %s: %s\n", prog, vn, msg);
-		return EXIT_FAIL;
-	}
-	if (got != sizeof(rep.p)) {
-		fprintf(stderr, "%s: run: GPM sent a reply of %zu bytes\n", prog, got);
-		return EXIT_FAIL;
-	}
-	rep.p.processor.name[LEGO_NAME_LEN - 1] = rep.p.home_memory.name[LEGO_NAME_LEN - 1] = '\0';
-	if (json) {
-		printf("{\"vnode\": ");
-		json_str(vn);
-		printf(", \"vnode_id\": %u, \"path\": ", rep.p.vnode_id);
-		json_str(path);
-		printf(", \"processor\": {\"id\": %u, \"name\": ", rep.p.processor.node_id);
-		json_str(rep.p.processor.name);
-		printf(", \"address\": \"%s\"}, \"home_memory\": {\"id\": %u, \"name\": ",
-		       ip_str(rep.p.processor.ipv4, ip1), rep.p.home_memory.node_id);
-		json_str(rep.p.home_memory.name);
-		printf(", \"address\": \"%s\"}, \"executed\": false}\n",
-		       ip_str(rep.p.home_memory.ipv4, ip2));
-	} else {
-		printf("placement of %s in vNode %s (id %u): processor %s (id %u, %s), "
-		       "home memory %s (id %u, %s)\n", path, vn, rep.p.vnode_id,
-		       rep.p.processor.name, rep.p.processor.node_id,
-		       ip_str(rep.p.processor.ipv4, ip1), rep.p.home_memory.name,
-		       rep.p.home_memory.node_id, ip_str(rep.p.home_memory.ipv4, ip2));
-	}
-	fflush(stdout);
-	fprintf(stderr, "%s: run: execution is not available yet: it arrives with the "
-		"processor-monitor issue\n", prog);
-	return EXIT_NOT_YET;
 }
 
 /* ------------------------------------------------------------------ */

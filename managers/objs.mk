@@ -1,8 +1,18 @@
 obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/monitor.o
+# Processes, threads and the Linux syscall shim (paper §4.3).
+obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/proc.o managers/processor/run.o \
+	managers/processor/syscall.o managers/processor/futex.o managers/processor/sys_basic.o \
+	managers/processor/sys_mm.o managers/processor/sys_thread.o managers/processor/sys_proc.o managers/memory/vregion.o \
+	managers/processor/sys_file.o managers/processor/sys_stat.o managers/processor/linux_pack.o
 # ExCache line directory and its boot options (pure logic, host-tested).
 obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/excache_dir.o managers/processor/excache_opts.o
+obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/excache.o managers/processor/excache_pageset.o managers/processor/excache_selftest.o
 # Linux state layer core (paper §4.3.3): fd tables and path resolution.
 obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/fdtable.o managers/processor/vpath.o
+# Path lookup, pseudo-files and the namespace syscalls (sys_file.o, sys_stat.o and
+# linux_pack.o are listed above).
+obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/sys_lookup.o managers/processor/sys_path.o \
+	managers/processor/sys_pseudo.o
 obj-$(CONFIG_PERSONALITY_MEMORY) += managers/memory/monitor.o
 obj-$(CONFIG_PERSONALITY_STORAGE) += managers/storage/monitor.o
 obj-y += managers/common/gm_client.o

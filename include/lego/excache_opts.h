@@ -2,7 +2,8 @@
  * ExCache boot parameters: the Kconfig defaults (CONFIG_EXCACHE_*) and the
  * command-line override
  *
- *   lego.excache=size=<bytes>[K|M|G],ways=<n>,evict=fifo|lru,free=list|bitmap,sweep=<ms>
+ *   lego.excache=size=<bytes>[K|M|G],ways=<n>,evict=fifo|lru,free=list|bitmap,sweep=<ms>,
+ *                plocal=on|off
  *
  * Every key is optional; keys not given keep the caller's values (the
  * Kconfig defaults), a key given twice takes its last value. size is in
@@ -28,6 +29,11 @@ struct excache_params {
 	u32 sweep_ms;		/* LRU sweep period */
 	enum excache_evict evict;
 	enum excache_free free;
+	/* plocal=off: a first touch of anonymous memory fetches from the
+	 * owner like any other miss instead of zero-filling a p-local line
+	 * (paper §4.4.2), to measure what p-local lines save (Fig. 8).
+	 * Negative so that a zeroed or partly initialised set keeps them. */
+	bool no_plocal;
 	/* Set by excache_parse_opts on failure: a static English sentence
 	 * naming the problem, for the boot log. NULL after success. */
 	const char *error;

@@ -49,6 +49,8 @@ struct thread {
 	spinlock_t join_lock;
 	struct thread *joiner;		/* blocked in thread_join; join_lock */
 	char name[24];
+	void *monitor_data;		/* the monitor's record of the thread (the
+					 * processor's struct pthr); the thread's own */
 };
 
 #define current (this_cpu()->current_thread)

@@ -17,6 +17,7 @@
 
 struct uspace;
 struct thread;
+struct pt_regs;
 
 /* Hooks of user threads. Every one runs in the user thread's own context
  * with interrupts enabled and may sleep.
@@ -34,6 +35,10 @@ struct user_ops {
 	long (*syscall)(struct user_regs *regs);
 	int (*fault)(struct user_regs *regs, int vector, unsigned long error, unsigned long cr2);
 	int (*access_fault)(unsigned long addr, unsigned long error);
+	/* Optional: an interrupt came from ring 3 and is about to return
+	 * there (interrupts enabled, not nested): a chance to end a thread
+	 * that never enters the kernel by itself (a kill while it spins). */
+	void (*interrupted)(struct user_regs *regs);
 };
 
 /* User part of a thread. Owned by the thread; the context switch reads and
@@ -62,6 +67,10 @@ int user_thread_setup(struct uspace *us, const struct user_ops *ops);
 /* Start ring-3 execution at entry with stack pointer rsp, every other
  * general register zero, interrupts enabled, fresh FPU state. */
 void user_enter(unsigned long entry, unsigned long rsp) __noreturn;
+/* Start ring-3 execution with every register from regs (cs, ss and the
+ * privileged rflags bits are forced to user values), fresh FPU state: a
+ * clone()d thread's first entry. */
+void user_enter_regs(const struct user_regs *regs) __noreturn;
 /* End the calling user thread (exit code code) from kernel context. */
 void user_kill(int code) __noreturn;
 /* The syscall in progress returns through iretq (all registers restored
@@ -77,8 +86,12 @@ void user_regs_request_iret(void);
  * user pointer where the base is stored. 0 or -EINVAL, -EPERM (base not a
  * user address), -EFAULT. */
 long arch_prctl_user(int code, unsigned long addr);
+/* The calling user thread's FS base (fork copies it). */
+unsigned long user_fs_base(void);
 
 /* ---- used by the arch and scheduler code ---- */
+/* From the interrupt exit path when the interrupt came from ring 3. */
+void user_irq_exit(struct pt_regs *regs);
 void user_cpu_init(void);
 /* Context switch, interrupts off, prev still the running stack. */
 void user_switch(struct thread *prev, struct thread *next);

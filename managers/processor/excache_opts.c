@@ -107,9 +107,16 @@ static int opts_item(const char *key, size_t klen, const char *v, size_t vlen,
 		if (err || x < EXCACHE_SWEEP_MS_MIN || x > EXCACHE_SWEEP_MS_MAX)
 			return opts_fail(q, -EINVAL, "sweep must be between 1 and 60000 ms");
 		q->sweep_ms = (u32)x;
+	} else if (opts_eq(key, klen, "plocal")) {
+		if (opts_eq(v, vlen, "on"))
+			q->no_plocal = false;
+		else if (opts_eq(v, vlen, "off"))
+			q->no_plocal = true;
+		else
+			return opts_fail(q, -EINVAL, "plocal must be on or off");
 	} else {
 		return opts_fail(q, -EINVAL,
-				 "unknown key (expected size, ways, evict, free or sweep)");
+				 "unknown key (expected size, ways, evict, free, sweep or plocal)");
 	}
 	return 0;
 }

@@ -1,18 +1,28 @@
-/* Processor monitor entry point. For now it only announces that the node is
- * up; the processor component's services arrive with later issues. */
+/* Processor monitor entry points (paper §4.3): before the node registers
+ * with GPM it reserves the ExCache, installs the Linux syscall shim and
+ * registers the RUN service, so the first request after registration can
+ * be served. Design: docs/processor.md. */
 #include <lego/monitor.h>
+#include <lego/excache.h>
 #include <lego/printk.h>
 #include <lego/smp.h>
 #include <uapi/lego/gm.h>
+#include "proc.h"
 
 const char monitor_name[] = "processor";
 const int monitor_personality = LEGO_PERS_PROCESSOR;
 /* Memory monitors will replicate data and must hear of deaths. */
 const bool monitor_wants_notify = false;
 
-/* Nothing to bring up before registering yet. */
 void monitor_init(void)
 {
+	int r = excache_init();
+
+	if (r < 0)
+		pr_err("processor: no ExCache (%d): programs cannot run here\n", r);
+	proc_init();
+	syscall_init();
+	run_init();
 }
 
 void monitor_reg_info(struct monitor_reg_info *ri)

@@ -368,8 +368,8 @@ restart_case() {
 	lc vnode create third
 	expect_lc 0
 	expect_lc_out 'id 3, virtual IP 10\.200\.0\.3'
-	lc run --vnode web -- /bin/true
-	expect_lc 3
+	lc run --place-only --vnode web -- /bin/true
+	expect_lc 0
 	expect_lc_out 'processor p0 \(id 1000'
 	# And gmmd restarted again with vNodes untouched (they live in gpmd).
 	stop gmmd KILL
@@ -420,16 +420,17 @@ vnode_case() {
 	lc vnode bogus
 	expect_lc 2
 
-	# run: a placement, then "not available yet" with exit status 3.
+	# run: placed, then RUN at the chosen processor; a fake monitor does not
+	# serve it, which legoctl reports with the processor's name.
+	lc run --place-only --vnode web -- /bin/echo hello --flag
+	expect_lc 0
+	expect_lc_out 'placement of /bin/echo in vNode web \(id 1\): processor p[01] \(id 100[01], 127\.0\.0\.1\), home memory m0 \(id 2000, 127\.0\.0\.1\)' \
+		"GPM places on a pComponent and GMM picks the home"
 	lc run --vnode web -- /bin/echo hello --flag
-	expect_lc 3
-	expect_lc_out 'placement of /bin/echo in vNode web \(id 1\): processor p0 \(id 1000, 127\.0\.0\.1\), home memory m0 \(id 2000, 127\.0\.0\.1\)' \
-		"GPM places on the pComponent with the fewest threads"
-	expect_lc_err 'execution is not available yet'
-	lc run --vnode web --json -- /bin/true
-	expect_lc 3
-	python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["processor"]["id"] in (1000,1001) and d["home_memory"]["id"]==2000 and d["executed"] is False, d' <<< "$LC_OUT" ||
-		fail "run --json"
+	expect_lc 1
+	expect_lc_err 'run: /bin/echo: .*\(processor p[01]\)' "RUN refused by the fake processor"
+	lc run --vnode web -- relative/path
+	expect_lc 2 "a relative program path"
 	lc run --vnode nope -- /bin/true
 	expect_lc 1
 	expect_lc_err "no vNode named 'nope'"
@@ -635,8 +636,8 @@ PY
 	# been created; nothing else may have changed.
 	awk 'NR > 1 && $2 != "web" && $2 !~ /^[a-]+$/ { bad = 1 } END { exit bad }' <<< "$LC_OUT" ||
 		fail "the fuzzing made unexpected vNodes"
-	lc run --vnode web -- /bin/true
-	expect_lc 3 "placement still works"
+	lc run --place-only --vnode web -- /bin/true
+	expect_lc 0 "placement still works"
 	# Rejections are logged, but rate-limited.
 	LOG=$W/gmmd.log
 	expect_line 'gmmd: rejected [0-9]+ requests in the last [0-9]+ ms'
@@ -768,8 +769,8 @@ rack_case() {
 	rack_wait_state "$(id_of p0)" alive 5000
 	rlc vnode list --json
 	[ "$RK_OUT" = "$vn" ] || fail "vNodes changed across the gpmd restart"
-	rlc run --vnode web -- /bin/true
-	[ "$RK_RC" -eq 3 ] || fail "legoctl run: exit status $RK_RC, expected 3 (placed, execution not yet)"
+	rlc run --place-only --vnode web -- /bin/true
+	[ "$RK_RC" -eq 0 ] || fail "legoctl run --place-only: exit status $RK_RC, expected 0"
 	expect_out 'home memory m[02] \(id 200[02]'
 	keep_logs "$R"
 	cp -- "$RACK_DIR/$R"/g[pms]md.log "$W/" 2> /dev/null || true

@@ -54,6 +54,15 @@ UNIT_SRCS_fdtable := managers/processor/fdtable.c managers/processor/vpath.c \
 	tests/unit/fdtable_hostfd.c
 UNIT_SRCS_excache_dir := managers/processor/excache_dir.c managers/processor/excache_opts.c \
 	kernel/bitmap.c kernel/cmdline.c
+UNIT_SRCS_excache_pageset := managers/processor/excache_pageset.c
+UNIT_SRCS_excache_hist :=
+UNIT_SRCS_linux_pack := managers/processor/linux_pack.c
+# The file syscalls against a model storage; proc.h needs the arch headers.
+UNIT_SRCS_sys_file := managers/processor/sys_file.c managers/processor/sys_lookup.c \
+	managers/processor/sys_stat.c managers/processor/sys_path.c managers/processor/sys_pseudo.c \
+	managers/processor/linux_pack.c managers/processor/fdtable.c managers/processor/vpath.c
+$(UNIT_OBJDIR)/managers/processor/sys_%.o $(UNIT_OBJDIR)/tests/unit/test_sys_file.o: \
+	UNIT_CFLAGS += -Iarch/x86/include
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(addprefix $(UNIT_DIR)/test_,$(UNIT_TESTS))

@@ -2,6 +2,7 @@
  * not expect ends in a panic naming the exception, with the register dump
  * and a backtrace; device and IPI vectors go to registered handlers. */
 #include <lego/printk.h>
+#include <lego/user.h>
 #include <lego/panic.h>
 #include <lego/smp.h>
 #include <lego/sched.h>
@@ -147,4 +148,6 @@ void x86_interrupt(struct pt_regs *regs)
 	 * nested interrupt and not while a spinlock is held. */
 	if (c->irq_depth == 0 && c->preempt_count == 0 && c->need_resched)
 		sched_irq_exit();
+	if ((regs->cs & 3) == 3 && c->irq_depth == 0)
+		user_irq_exit(regs);
 }

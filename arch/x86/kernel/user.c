@@ -291,6 +291,27 @@ void user_enter(unsigned long entry, unsigned long rsp)
 	user_enter_frame(&f);
 }
 
+void user_enter_regs(const struct user_regs *regs)
+{
+	struct thread *t = current;
+	struct user_regs f = *regs;
+
+	if (!t->user)
+		panic("user_enter_regs from thread '%s' without a user address space", t->name);
+	if (f.rip >= USER_TOP || !user_canonical(f.rsp)) {
+		printk(KERN_ERR "user: thread '%s': bad entry %#lx or stack %#lx\n", t->name,
+		       (unsigned long)f.rip, (unsigned long)f.rsp);
+		user_kill(-EFAULT);
+	}
+	f.cs = USER_CS_SEL;
+	f.ss = USER_DS_SEL;
+	f.rflags = user_rflags_sanitize(f.rflags);
+	local_irq_disable();
+	fpu_state_init(t->user->fpu);
+	fpu_restore(t->user->fpu);
+	user_enter_frame(&f);
+}
+
 void user_kill(int code)
 {
 	thread_exit(code);
@@ -300,6 +321,11 @@ void user_regs_request_iret(void)
 {
 	if (current->user)
 		current->user->full_restore = true;
+}
+
+unsigned long user_fs_base(void)
+{
+	return current->user ? fs_base_read() : 0;
 }
 
 long arch_prctl_user(int code, unsigned long addr)
@@ -381,6 +407,19 @@ int syscall_dispatch(struct user_regs *regs)
 }
 
 /* An exception taken in ring 3 (traps.c); interrupts off. */
+void user_irq_exit(struct pt_regs *pregs)
+{
+	struct thread *t = current;
+
+	if (!t->user || !t->user->ops || !t->user->ops->interrupted)
+		return;
+	/* The thread's own kernel stack with nothing of the kernel's below
+	 * the frame: it may sleep (and never come back, to exit). */
+	local_irq_enable();
+	t->user->ops->interrupted((struct user_regs *)pregs);
+	local_irq_disable();
+}
+
 void user_exception(struct pt_regs *pregs)
 {
 	struct user_regs *regs = (struct user_regs *)pregs;
