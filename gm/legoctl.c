@@ -147,7 +147,7 @@ static const struct cmd_help helps[] = {
 	  "                                  '! OP' expects OP to fail; $N is the result\n"
 	  "                                  (address, mm id) of the N-th operation\n"
 	  "Errors: 'legoctl: mem COMMAND: reason' with exit status 1 (2 for usage).\n" },
-	{ "run", "run --vnode NAME [--report] [--env K=V] [--place-only] [--timeout MS] [--gm IP] -- PATH [ARGS...]",
+	{ "run", "run --vnode NAME [--report] [--strace] [--env K=V] [--place-only] [--timeout MS] [--gm IP] -- PATH [ARGS...]",
 	  "Runs the static Linux program PATH (absolute, in the vNode's files) in vNode\n"
 	  "NAME. GPM places the new process: a processor component (the one with the\n"
 	  "fewest threads), a home memory component (from GMM) and the vNode's buffer\n"
@@ -157,6 +157,8 @@ static const struct cmd_help helps[] = {
 	  "PATH=/bin:/sbin:/usr/bin:/usr/sbin, HOME=/, TERM as here, and --env K=V.\n"
 	  "--report prints the process's ExCache counters on stderr at its end.\n"
 	  "--place-only prints GPM's placement and exits 0 without running.\n"
+	  "--strace prints every syscall of the program (and of the processes it\n"
+	  "forks) on stderr as strace(1) does: name, decoded arguments, result.\n"
 	  "Exit status: the program's, or 128+N when signal N ended it (139: SIGSEGV);\n"
 	  "126 when PATH is no program (ENOEXEC, EACCES), 127 when it does not exist,\n"
 	  "1 when placement or the start failed (with the reason).\n" },

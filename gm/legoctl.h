@@ -94,6 +94,9 @@ int cmd_gm_nodes(int argc, char **argv);
 int cmd_vnode(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_excache(int argc, char **argv);	/* legoctl_run.c */
+/* legoctl_strace.c: one TRACE record as strace(1) prints it. */
+struct lego_proc_trace;
+void strace_print(FILE *o, const struct lego_proc_trace *t, const uint8_t *strs, size_t slen);
 int cmd_choose(int argc, char **argv);
 int gm_ping_managers(const struct gm_addrs *a, unsigned timeout_ms, bool json);
 

@@ -82,6 +82,22 @@ static int h_output(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req *re
 	return 0;
 }
 
+static int h_trace(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req *req, void *reply,
+		   size_t reply_max, size_t *reply_len)
+{
+	struct lego_proc_trace t;
+
+	if (req->len < sizeof(t))
+		return -EINVAL;
+	memcpy(&t, req->data, sizeof(t));
+	if (t.token != rs.token)
+		return -ESRCH;
+	fflush(stdout);
+	strace_print(stderr, &t, (const uint8_t *)req->data + sizeof(t), req->len - sizeof(t));
+	fflush(stderr);
+	return 0;
+}
+
 static int h_exit(struct gm_rpc_ep *ep, void *arg, const struct gm_rpc_req *req, void *reply,
 		  size_t reply_max, size_t *reply_len)
 {
@@ -225,8 +241,9 @@ int cmd_run(int argc, char **argv)
 	struct opt opts[] = {
 		GM_ADDR_OPTS, { "timeout", true, NULL }, { "vnode", true, NULL },
 		{ "report", false, NULL }, { "env", true, NULL }, { "place-only", false, NULL },
+		{ "strace", false, NULL },
 	};
-	enum { O_TIMEOUT = GM_ADDR_NOPTS, O_VNODE, O_REPORT, O_ENV, O_PLACE, O_N };
+	enum { O_TIMEOUT = GM_ADDR_NOPTS, O_VNODE, O_REPORT, O_ENV, O_PLACE, O_STRACE, O_N };
 	const char *pos[1];
 	size_t npos = 0, got;
 	struct gm_addrs a;
@@ -353,7 +370,8 @@ int cmd_run(int argc, char **argv)
 	rs.token = ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
 	q.token = rs.token;
 	q.vnode = v.vnode_id;
-	q.flags = opts[O_REPORT].val ? LEGO_PROC_RUN_REPORT : 0;
+	q.flags = (opts[O_REPORT].val ? LEGO_PROC_RUN_REPORT : 0) |
+		  (opts[O_STRACE].val ? LEGO_PROC_RUN_STRACE : 0);
 	memcpy(q.vnode_name, v.name, sizeof(q.vnode_name));
 	q.storage_ipv4 = gsm[si].n.ipv4;
 	q.storage_port = gm_node_rec_port(&gsm[si]);
@@ -372,7 +390,8 @@ int cmd_run(int argc, char **argv)
 	memcpy(req + sizeof(q), pargv[0], plen);
 
 	if (gm_rpc_serve_register(ep, LEGO_OP_PROC_OUTPUT, h_output, NULL, 64) < 0 ||
-	    gm_rpc_serve_register(ep, LEGO_OP_PROC_EXIT, h_exit, NULL, 64) < 0)
+	    gm_rpc_serve_register(ep, LEGO_OP_PROC_EXIT, h_exit, NULL, 64) < 0 ||
+	    gm_rpc_serve_register(ep, LEGO_OP_PROC_TRACE, h_trace, NULL, 64) < 0)
 		goto out;
 	uint32_t pip = pc->n.ipv4;
 	uint16_t pport = gm_node_rec_port(pc);

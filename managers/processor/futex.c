@@ -116,7 +116,7 @@ static long futex_wait(struct proc *p, u64 uaddr, u32 val, u32 bitset, u64 deadl
 		mutex_unlock(&b->lock);
 		return -EAGAIN;
 	}
-	if (p->exiting) {
+	if (signal_pending(p)) {
 		mutex_unlock(&b->lock);
 		return -EINTR;
 	}
@@ -136,7 +136,7 @@ static long futex_wait(struct proc *p, u64 uaddr, u32 val, u32 bitset, u64 deadl
 			mutex_unlock(&b->lock);
 			return -ETIMEDOUT;
 		}
-		if (p->exiting) {
+		if (signal_pending(p)) {
 			list_del(&w.node);
 			mutex_unlock(&b->lock);
 			return -EINTR;

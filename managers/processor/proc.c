@@ -25,6 +25,7 @@
 #include <uapi/lego/linux_abi.h>
 #include "proc.h"
 #include "futex.h"
+#include "pipe.h"
 
 #define PROC_BUCKETS 64
 static struct proc *proc_table[PROC_BUCKETS];
@@ -402,7 +403,13 @@ static void fd_free(void *p, void *ctx)
 	kfree(p);
 }
 
-static const struct fd_ops proc_fd_ops = { .alloc = fd_alloc, .free = fd_free };
+static void fd_release(struct fd_file *f, void *ctx)
+{
+	if (f->kind == FD_KIND_PIPE)
+		pipe_release(f);
+}
+
+const struct fd_ops proc_fd_ops = { .alloc = fd_alloc, .free = fd_free, .release = fd_release };
 
 static int proc_stdio(struct proc *p)
 {
@@ -530,6 +537,7 @@ static void proc_end(struct proc *p)
 	char *rep = NULL;
 	u32 rlen = 0;
 
+	signal_proc_exit(p);
 	excache_proc_exit(&p->xc);
 	memset(&q, 0, sizeof(q));
 	q.mm = p->mm;
@@ -566,6 +574,7 @@ static void proc_end(struct proc *p)
 		proc_put(p);
 	if (parent) {
 		wake_up_all(&parent->child_wq);
+		signal_send(parent, 17);	/* SIGCHLD */
 		proc_put(parent);
 	}
 	size_t cap = sizeof(struct lego_proc_exit) + 1024;
@@ -609,6 +618,7 @@ void proc_thread_exit(int code)
 	}
 	spin_unlock(&p->lock);
 	current->monitor_data = NULL;
+	signal_thread_exit(pt);
 	kfree(pt);
 	if (last)
 		proc_end(p);
@@ -669,6 +679,7 @@ static struct proc *proc_new(void)
 	/* Unique across pComponents and boots: node id, a boot salt, pid. */
 	p->mm = ((u64)(net_config.node_id & 0xffff) << 40) | ((u64)(mm_salt & 0xff) << 32) |
 		(u32)p->pid;
+	signal_proc_init(p);
 	p->in_buf = kmalloc(PROC_STDIN_BUF);
 	p->us = uspace_create();
 	if (!p->in_buf || !p->us) {
@@ -874,6 +885,7 @@ long proc_fork(struct proc *p, const struct user_regs *regs, u64 child_sp, u64 f
 	c->client = p->client;
 	c->pgid = p->pgid;
 	c->sid = p->sid;
+	signal_fork(c, p);
 	r = excache_proc_init(&c->xc, (u32)c->pid, c->mm, c->us, &route_ops, c);
 	if (r < 0)
 		goto fail;
@@ -1004,6 +1016,7 @@ long proc_execve(struct proc *p, struct user_regs *regs, const char *path, size_
 	mutex_lock(&p->fs_lock);
 	fd_table_cloexec(p->fds);
 	mutex_unlock(&p->fs_lock);
+	signal_exec(p);
 	if (r < 0) {
 		/* The new image is there but we cannot route its faults. */
 		proc_exit_group(p, 9);
@@ -1059,8 +1072,8 @@ long proc_wait(struct proc *p, int pid, int options, u32 *status)
 		if (options & WNOHANG)
 			return 0;
 		/* Sleep until a child ends (or we are killed). */
-		wait_event(p->child_wq, !list_empty(&p->zombies) || p->exiting);
-		if (p->exiting)
+		wait_event(p->child_wq, !list_empty(&p->zombies) || signal_pending(p));
+		if (signal_pending(p) && list_empty(&p->zombies))
 			return -EINTR;
 	}
 }

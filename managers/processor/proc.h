@@ -23,6 +23,9 @@
 #include <lego/fdtable.h>
 #include <asm/user_regs.h>
 #include <uapi/lego/processor.h>
+#include <lego/time.h>
+#include <lego/workqueue.h>
+#include "signal.h"
 #include <uapi/lego/storage.h>
 
 /* A range of the layout copy. */
@@ -89,6 +92,13 @@ struct proc {
 	struct wait_queue child_wq;	/* wait4 sleepers */
 	int pgid, sid;
 
+	/* lock: signal actions and the pending set (signal.c); alarm_at. */
+	struct sig_action sig[64];
+	u64 sig_pending;
+	u64 alarm_at;			/* monotonic ns, 0: no alarm */
+	struct timer alarm_timer;	/* holds a reference while armed */
+	struct work alarm_work;
+
 	/* lock: threads, exit, stdin. */
 	spinlock_t lock;
 	struct list_head threads;	/* struct pthr.node */
@@ -112,7 +122,12 @@ struct pthr {
 	int tid;
 	u64 clear_child_tid;		/* set_tid_address / CLONE_CHILD_CLEARTID */
 	u64 robust_list;
-	u64 sigmask;
+	u64 sigmask;			/* blocked signals */
+	u64 altstack_sp, altstack_size;	/* sigaltstack; size 0: none */
+	u64 frame_mask;			/* rt_sigsuspend: the mask the next frame restores */
+	bool frame_mask_set;
+	u32 nfpu;			/* saved FPU states of running handlers */
+	struct sig_fpu fpu[SIG_NEST_MAX];
 };
 
 struct proc *proc_current(void);
@@ -195,6 +210,10 @@ struct proc *proc_find_pid(int pid);	/* with a reference */
 
 void proc_init(void);
 void sys_proc_init(void);
+/* strace.c: one syscall of a --strace process, to the client. */
+void strace_report(struct proc *p, const u64 args[6], u64 nr, long ret, bool noreturn);
+/* The services of every process's fd table (proc.c). */
+extern const struct fd_ops proc_fd_ops;
 long sys_clone_process(struct user_regs *r);
 void run_init(void);
 void syscall_init(void);

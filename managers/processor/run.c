@@ -46,9 +46,9 @@ long proc_input(struct proc *p, void *ubuf, size_t len)
 	if (!len)
 		return 0;
 	wait_event(p->in_wq, __atomic_load_n(&p->in_len, __ATOMIC_ACQUIRE) ||
-			     __atomic_load_n(&p->in_eof, __ATOMIC_ACQUIRE) ||
-			     __atomic_load_n(&p->exiting, __ATOMIC_ACQUIRE));
-	if (p->exiting)
+			     __atomic_load_n(&p->in_eof, __ATOMIC_ACQUIRE) || signal_pending(p));
+	if (!__atomic_load_n(&p->in_len, __ATOMIC_ACQUIRE) &&
+	    !__atomic_load_n(&p->in_eof, __ATOMIC_ACQUIRE))
 		return -EINTR;
 	/* Bounce through the stack: copy_to_user may sleep, the lock not. */
 	size_t want = len < sizeof(tmp) ? len : sizeof(tmp), n = 0;

@@ -155,7 +155,7 @@ static long sys_time(struct user_regs *r)
 static long sleep_until(struct proc *p, u64 deadline)
 {
 	while (ktime_ns() < deadline) {
-		if (p->exiting)
+		if (signal_pending(p))
 			return -EINTR;
 		u64 step = ktime_ns() + 100000000ull;	/* look at exiting every 100 ms */
 		sched_block_until(deadline < step ? deadline : step);
@@ -297,54 +297,8 @@ static long sys_sched_yield(struct user_regs *r)
 	return 0;
 }
 
-/* Signals: handlers and masks are recorded; nothing is delivered yet
- * except the fatal default actions of faults and kills. */
-static long sys_rt_sigaction(struct user_regs *r)
-{
-	int sig = (int)r->rdi;
-	if (sig < 1 || sig > 64 || sig == 9 || sig == 19)
-		return r->rsi ? -EINVAL : (sig >= 1 && sig <= 64 ? 0 : -EINVAL);
-	if (r->rdx) {
-		u8 zero[32] = { 0 };	/* old action: default */
-		if (copy_to_user((void *)r->rdx, zero, sizeof(zero)))
-			return -EFAULT;
-	}
-	return 0;
-}
 
-static long sys_rt_sigprocmask(struct user_regs *r)
-{
-	struct pthr *t = pthr_current();
-	u64 set;
 
-	if (r->r10 != 8)
-		return -EINVAL;
-	if (r->rdx && copy_to_user((void *)r->rdx, &t->sigmask, 8))
-		return -EFAULT;
-	if (r->rsi) {
-		if (copy_from_user(&set, (const void *)r->rsi, 8))
-			return -EFAULT;
-		set &= ~((1ull << 8) | (1ull << 18));	/* SIGKILL, SIGSTOP */
-		switch (r->rdi) {
-		case 0: t->sigmask |= set; break;	/* SIG_BLOCK */
-		case 1: t->sigmask &= ~set; break;	/* SIG_UNBLOCK */
-		case 2: t->sigmask = set; break;	/* SIG_SETMASK */
-		default: return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static long sys_sigaltstack(struct user_regs *r)
-{
-	if (r->rsi) {
-		u8 ss[24] = { 0 };
-		((u32 *)ss)[2] = 2;	/* SS_DISABLE */
-		if (copy_to_user((void *)r->rsi, ss, sizeof(ss)))
-			return -EFAULT;
-	}
-	return 0;
-}
 
 static long sys_arch_prctl(struct user_regs *r)
 {
@@ -415,9 +369,6 @@ void sys_basic_init(void)
 	sys_register(97, sys_getrlimit);
 	sys_register(204, sys_sched_getaffinity);
 	sys_register(24, sys_sched_yield);
-	sys_register(13, sys_rt_sigaction);	/* partial: handlers accepted, not run yet */
-	sys_register(14, sys_rt_sigprocmask);	/* partial: the mask is kept, nothing is pending */
-	sys_register(131, sys_sigaltstack);	/* partial: reports no alternate stack */
 	sys_register(158, sys_arch_prctl);
 	sys_register(218, sys_set_tid_address);
 	sys_register(273, sys_set_robust_list);

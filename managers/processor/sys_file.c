@@ -15,6 +15,7 @@
 #include <lego/vpath.h>
 #include "sys_file.h"
 #include "sys_file_int.h"
+#include "pipe.h"
 
 /* ------------------------------------------------------------------ */
 /* Description locks                                                   */
@@ -461,6 +462,10 @@ static long sf_rw(struct proc *p, struct fd_file *f, enum fd_io_dir dir, bool po
 		return sf_reg_io(p, f, dir, positional, pos, ubuf, count, false);
 	case FD_KIND_DIR:
 		return -EISDIR;
+	case FD_KIND_PIPE:
+		if (positional)
+			return -ESPIPE;
+		return dir == FD_IO_READ ? pipe_read(p, f, ubuf, count) : pipe_write(p, f, ubuf, count);
 	default:
 		return -EINVAL;
 	}

@@ -215,30 +215,10 @@ static long sys_wait4(struct user_regs *r)
 	return pid;
 }
 
-/* A signal's default action on a process (handlers come with signal
- * delivery): ignore for SIGCHLD, SIGURG, SIGWINCH and SIGCONT; stopping
- * is not done (treated as ignore); everything else terminates. */
-static void signal_default(struct proc *t, int sig)
-{
-	switch (sig) {
-	case SIGCHLD:
-	case SIGURG:
-	case SIGWINCH:
-	case SIGCONT:
-	case SIGSTOP:
-	case SIGTSTP:
-	case SIGTTIN:
-	case SIGTTOU:
-		return;
-	default:
-		proc_exit_group(t, (u32)sig);
-	}
-}
-
 static long kill_one(struct proc *t, int sig)
 {
 	if (sig)
-		signal_default(t, sig);
+		signal_send(t, sig);
 	return 0;
 }
 
@@ -384,9 +364,9 @@ void sys_proc_init(void)
 	sys_register(58, sys_fork);	/* partial: vfork as fork (a copy, the parent not suspended) */
 	sys_register(59, sys_execve);
 	sys_register(61, sys_wait4);	/* partial: no stopped/continued children, rusage zero */
-	sys_register(62, sys_kill);	/* partial: default actions only; stop signals ignored */
-	sys_register(234, sys_tgkill);	/* partial: default actions only */
-	sys_register(200, sys_tkill);	/* partial: default actions only */
+	sys_register(62, sys_kill);	/* partial: stop/continue ignored */
+	sys_register(234, sys_tgkill);	/* partial: to the process, not the thread */
+	sys_register(200, sys_tkill);	/* partial: to the process, not the thread */
 	sys_register(110, sys_getppid);
 	sys_register(109, sys_setpgid);
 	sys_register(121, sys_getpgid);

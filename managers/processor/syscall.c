@@ -16,6 +16,7 @@
 #include <uapi/lego/memory.h>
 #include "proc.h"
 #include "sys_file.h"
+#include "pipe.h"
 
 sys_fn_t sys_table[NR_SYSCALLS];
 static u64 unknown_seen[(NR_SYSCALLS + 63) / 64];
@@ -33,6 +34,37 @@ void sys_register(unsigned nr, sys_fn_t fn)
 #define SIGFPE 8
 #define SIGSEGV 11
 
+/* A signal to handle on the way back: the frame keeps the syscall's
+ * result as the interrupted rax; the handler starts with rax 0. */
+static long after_syscall(struct proc *p, struct user_regs *r, long v)
+{
+	if (!(__atomic_load_n(&p->sig_pending, __ATOMIC_ACQUIRE) & ~pthr_current()->sigmask))
+		return v;
+	r->rax = (u64)v;
+	return signal_deliver(p, r) ? 0 : v;
+}
+
+/* A syscall of a process run with --strace: reported to the client after
+ * it returned, or before when it does not return (exit, exit_group). */
+static long traced_syscall(struct proc *p, struct user_regs *r, u64 nr)
+{
+	const u64 args[6] = { r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9 };
+	long v;
+
+	if (nr == 60 || nr == 231)
+		strace_report(p, args, nr, 0, true);
+	if (nr < NR_SYSCALLS && sys_table[nr]) {
+		v = sys_table[nr](r);
+	} else {
+		v = -ENOSYS;
+	}
+	/* execve: a zero return means the new program starts on return. */
+	strace_report(p, args, nr, v, nr == 59 && v == 0);
+	if (p->exiting)
+		proc_thread_exit(0);
+	return after_syscall(p, r, v);
+}
+
 static long proc_syscall(struct user_regs *r)
 {
 	struct proc *p = proc_current();
@@ -40,11 +72,13 @@ static long proc_syscall(struct user_regs *r)
 
 	if (p->exiting)
 		proc_thread_exit(0);
+	if (p->run_flags & LEGO_PROC_RUN_STRACE)
+		return traced_syscall(p, r, nr);
 	if (nr < NR_SYSCALLS && sys_table[nr]) {
 		long v = sys_table[nr](r);
 		if (p->exiting)
 			proc_thread_exit(0);
-		return v;
+		return after_syscall(p, r, v);
 	}
 	if (nr < NR_SYSCALLS &&
 	    !(__atomic_fetch_or(&unknown_seen[nr / 64], 1ull << (nr % 64), __ATOMIC_RELAXED) &
@@ -146,6 +180,8 @@ static int proc_fault(struct user_regs *r, int vector, unsigned long error, unsi
 		sig = SIGSEGV;
 		break;
 	}
+	if (signal_fault(p, r, sig, cr2))
+		return 0;	/* its handler runs */
 	pr_info("processor: pid %d (%s) tid %d: signal %d: vector %d error %#lx at rip %#llx, "
 		"address %#lx%s%s\n", p->pid, p->exe, pthr_current()->tid, sig, vector, error,
 		(unsigned long long)r->rip, cr2, e == -EHOSTUNREACH ? " (memory node unreachable)"
@@ -174,6 +210,8 @@ static void proc_interrupted(struct user_regs *r)
 
 	if (p && p->exiting)
 		proc_thread_exit(0);
+	if (p)
+		signal_deliver(p, r);
 }
 
 const struct user_ops proc_user_ops = { proc_syscall, proc_fault, proc_access_fault,
@@ -187,4 +225,6 @@ void syscall_init(void)
 	sys_file_init();
 	sys_thread_init();
 	sys_proc_init();
+	pipe_init();
+	signal_init();
 }

@@ -13,7 +13,8 @@
 #     memory nodes;
 #   * SIGSEGV (exit status 139) and EFAULT; ENOEXEC and a missing program;
 #   * stdin piped through legoctl run; Ctrl-C (SIGINT) kills the program;
-#   * busybox sh: fork, execve, wait4, exit statuses (as the host's busybox).
+#   * busybox sh: fork, execve, wait4, exit statuses, pipes, traps, kill,
+#     alarm, SIGPIPE (as the host's busybox); legoctl run --strace.
 #
 # Cases run one at a time and share the rack t88-<tag>; each copies the
 # rack's serial logs into build/test-results/rack/88-processor/.
@@ -262,6 +263,43 @@ shell_case() {
 	no_panic
 }
 
+# Signals: a trap handler (rt_sigaction, delivery, rt_sigreturn), kill of
+# a background job and wait's 128+15, SIGALRM through busybox timeout,
+# SIGPIPE ending `yes`; the same as the host's busybox.
+signals_case() {
+	work
+	local script='trap "echo caught USR1" USR1; kill -USR1 $$; echo after; /bin/sleep 10 & p=$!; kill $p; wait $p; echo "status=$?"; timeout 1 /bin/sleep 5; echo "timeout=$?"; yes | head -n 2; echo "pipe=$?"'
+	lr -- /bin/sh -c "$script"
+	local host hrc=0
+	# The host's /bin has coreutils: name busybox's applets there.
+	local hs=${script//\/bin\/sleep//bin/busybox sleep}
+	hs=${hs//timeout 1/\/bin\/busybox timeout 1}
+	hs=${hs//yes |/\/bin\/busybox yes |}
+	host=$(env -i PATH=/bin HOME=/ /bin/busybox sh -c "$hs" 2>/dev/null) || hrc=$?
+	[ "$LR_RC" -eq "$hrc" ] || fail "signals: exit status $LR_RC, on the host $hrc"
+	[ "$LR_OUT" = "$host" ] || { fail "signals: output differs from the host's";
+		diff <(echo "$host") <(echo "$LR_OUT") | head -n 20 | sed 's/^/  /'; }
+	no_panic
+}
+
+# legoctl run --strace: every syscall, decoded, on stderr.
+strace_case() {
+	work
+	lr --strace -- /tests/musl/hello
+	expect_lr 0 "hello under --strace"
+	[ "$LR_OUT" = "hello from LegoOS" ] || fail "the program's output under --strace: '$LR_OUT'"
+	expect_lr_err '^\[pid [0-9]+\] set_tid_address\(0x[0-9a-f]+\) = [0-9]+$'
+	expect_lr_err '^\[pid [0-9]+\] ioctl\(1, 0x5413, 0x[0-9a-f]+\) = -1 ENOTTY \(Inappropriate ioctl for device\)$'
+	expect_lr_err '^\[pid [0-9]+\] writev\(1, 0x[0-9a-f]+, 2\) = 18$'
+	expect_lr_err '^\[pid [0-9]+\] exit_group\(0\) = \?$'
+	lr --strace -- /bin/cat /etc/hostname
+	expect_lr 0
+	expect_lr_err '^\[pid [0-9]+\] open(at\(AT_FDCWD, |\()"/etc/hostname", O_RDONLY[^)]*\) = 3$'
+	expect_lr_err '^\[pid [0-9]+\] sendfile\(1, 3, NULL, [0-9]+\) = 7$'
+	expect_lr_err '^\[pid [0-9]+\] close\(3\) = 0$'
+	no_panic
+}
+
 down_case() {
 	work
 	rk down --name "$R"
@@ -279,6 +317,8 @@ add_case segv-efault-enoexec with_logs faults_case
 add_case stdin with_logs stdin_case
 add_case ctrl-c with_logs kill_case
 add_case shell-fork-exec with_logs shell_case
+add_case strace with_logs strace_case
+add_case signals with_logs signals_case
 add_case memstress-policies with_logs stress_case
 add_case down with_logs down_case
 run_cases

@@ -35,9 +35,14 @@ enum lego_proc_opcode {
 					 * The writing thread waits for the reply,
 					 * so output is ordered and paced */
 	LEGO_OP_PROC_EXIT = 0x0481,	/* lego_proc_exit + report text; reply empty */
+	LEGO_OP_PROC_TRACE = 0x0482,	/* lego_proc_trace + its strings; reply empty.
+					 * One per syscall of a process run with
+					 * LEGO_PROC_RUN_STRACE, after it returned
+					 * (before, for exit and exit_group) */
 };
 
 #define LEGO_PROC_RUN_REPORT 0x1	/* EXIT carries the process's ExCache counters */
+#define LEGO_PROC_RUN_STRACE 0x2	/* every syscall is reported with TRACE */
 
 /* RUN: then path_len bytes of the program's path (absolute, in the vNode),
  * argc NUL-terminated argument strings, envc NUL-terminated environment
@@ -97,6 +102,24 @@ struct lego_proc_exit {
 	/* report: the rest of the message (text, may be empty) */
 };
 
+/* TRACE: a syscall and its result. For the arguments that are strings or
+ * buffers the processor knows of (paths, write's data, read's result),
+ * str_len[i] bytes of their contents follow in argument order, for
+ * arguments str_arg[i] (0xff: none), cut at LEGO_PROC_TRACE_STR bytes. */
+struct lego_proc_trace {
+	uint64_t token;
+	uint32_t pid, tid;
+	uint64_t nr;
+	int64_t ret;			/* the value returned (negative errno) */
+	uint64_t args[6];
+	uint16_t str_len[2];
+	uint8_t str_arg[2];
+	uint8_t flags;			/* LEGO_PROC_TRACE_* */
+	uint8_t reserved;
+};
+#define LEGO_PROC_TRACE_NORETURN 0x1	/* exit, exit_group, a successful execve */
+#define LEGO_PROC_TRACE_STR 96u
+
 #define LEGO_PROC_MSG_MAX 256u		/* RUN error messages, NUL included */
 
 _Static_assert(sizeof(struct lego_proc_run_req) == 72, "wire size");
@@ -105,5 +128,6 @@ _Static_assert(sizeof(struct lego_proc_stdin_req) == 16, "wire size");
 _Static_assert(sizeof(struct lego_proc_kill_req) == 16, "wire size");
 _Static_assert(sizeof(struct lego_proc_output) == 16, "wire size");
 _Static_assert(sizeof(struct lego_proc_exit) == 16, "wire size");
+_Static_assert(sizeof(struct lego_proc_trace) == 88, "wire size");
 
 #endif
