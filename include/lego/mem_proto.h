@@ -107,11 +107,30 @@ struct mem_page_msg {
  */
 int mem_decode_page(u16 opcode, const void *msg, size_t len, struct mem_page_msg *out);
 
+/* PAGE_FLUSH_MANY, decoded: the addresses and pages stay in the message
+ * (unaligned): read them with mem_flush_many_addr / _page. */
+struct mem_flush_many_msg {
+	struct lego_mem_flush_many_req h;
+	const u8 *addrs;		/* h.count * 8 bytes */
+	const u8 *pages;		/* h.count * LEGO_PAGE_SIZE bytes */
+};
+/* Exactly 16 + count * (8 + LEGO_PAGE_SIZE) bytes; count in [1,
+ * LEGO_MEM_FLUSH_MANY_MAX]; flags 0; every address page aligned and below
+ * LEGO_USER_TOP. */
+int mem_decode_flush_many(const void *msg, size_t len, struct mem_flush_many_msg *out);
+u64 mem_flush_many_addr(const struct mem_flush_many_msg *m, u32 i);
+static inline const void *mem_flush_many_page(const struct mem_flush_many_msg *m, u32 i)
+{
+	return m->pages + (size_t)i * LEGO_PAGE_SIZE;
+}
+
 /* MEM_OWN, decoded. */
 struct mem_own_msg {
 	struct lego_mem_own_req h;	/* h.c.storage_port 0 replaced by LEGO_RPC_PORT */
 	const char *path;		/* h.m.path_len bytes, or NULL */
 	u64 lo, hi;			/* the vRegion [lo, hi) */
+	struct lego_mem_own_move mv;	/* OWN_MOVE only (dst_port 0 replaced by
+					 * LEGO_RPC_PORT), else zeros */
 };
 /*
  * MEM_OWN: header + exactly m.path_len bytes; op known; vregion_shift and
@@ -128,9 +147,39 @@ struct mem_own_msg {
  *  STACK     addr aligned, len != 0, the range in the vRegion
  *  FORK      new_addr (child mm) != c.mm
  *  FREE, MAPS  nothing else (MAPS: m.addr is any address)
+ *  MOVE      followed by exactly a lego_mem_own_move (path_len 0, flags 0,
+ *            dst_ipv4 set); m.addr and m.new_addr page aligned, m.len != 0
+ *            and page aligned, [addr, addr + len) in the vRegion, [new_addr,
+ *            new_addr + len) in one vRegion and not overlapping it
  * No path for anything but file MMAP.
  */
 int mem_decode_own(const void *msg, size_t len, struct mem_own_msg *out);
+
+/* ---------------------------------------------------------------------- */
+/* mremap at the home                                                      */
+
+/*
+ * The argument checks of mremap(2) that need no vma, as Linux makes them
+ * (all -EINVAL): unknown flags, addr not page aligned, new_len 0 or its
+ * rounding overflowing (also old_len's), MREMAP_FIXED without
+ * MREMAP_MAYMOVE, MREMAP_DONTUNMAP without MAYMOVE or with a size change,
+ * and with FIXED or DONTUNMAP: new_addr not aligned, [new_addr, new_addr +
+ * new_len) past LEGO_USER_TOP, or overlapping [addr, addr + old_len).
+ * On success *old_len and *new_len are the page-rounded lengths.
+ */
+int mem_mremap_args(const struct lego_mem_map_req *h, u64 *old_len, u64 *new_len);
+
+/* One step of moving [from, end) to to (to - from is the offset of the
+ * move): the longest range whose source and destination each stay in one
+ * vRegion. */
+struct mem_move_piece {
+	u64 src, dst, len;
+	u32 src_index, dst_index;
+};
+/* Fills *p with the piece starting at *pos (from <= *pos) and advances
+ * *pos past it; false when *pos >= end. Addresses below LEGO_USER_TOP. */
+bool mem_move_piece_next(u32 shift, u64 from, u64 to, u64 *pos, u64 end,
+			 struct mem_move_piece *p);
 
 /* true if [addr, addr + PAGE_ALIGN(len)) lies inside [lo, hi) (len 0: the
  * empty range at addr, lo <= addr <= hi). No overflow. */

@@ -195,16 +195,17 @@ static int owner_call(const struct vregion *v, u16 opcode, const void *req, u32 
 	return wire_err(rpc_call(&ep, opcode, req, req_len, reply, reply_max, reply_len, 0));
 }
 
-int home_own(struct home_mm *mm, u32 index, u32 op, struct lego_mem_map_req *m, const char *path,
-	     struct lego_mem_own_reply *rep)
+/* One OWN request to the owner of index; tail (tail_len bytes) follows
+ * the header: a path, or OWN_MOVE's destination. */
+static int own_send(struct home_mm *mm, u32 index, u32 op, const struct lego_mem_map_req *m,
+		    const void *tail, u32 tail_len, struct lego_mem_own_reply *rep)
 {
 	struct vregion *v = vregion_find(&mm->va, index);
 	if (!v)
 		return -ENXIO;
-	u32 plen = path ? m->path_len : 0;
-	u32 len = (u32)sizeof(struct lego_mem_own_req) + plen;
-	u8 small[sizeof(struct lego_mem_own_req)];
-	u8 *buf = plen ? kmalloc(len) : small;
+	u32 len = (u32)sizeof(struct lego_mem_own_req) + tail_len;
+	u8 small[sizeof(struct lego_mem_own_req) + sizeof(struct lego_mem_own_move)];
+	u8 *buf = len > sizeof(small) ? kmalloc(len) : small;
 	if (!buf)
 		return -ENOMEM;
 	struct lego_mem_own_req q;
@@ -218,10 +219,10 @@ int home_own(struct home_mm *mm, u32 index, u32 op, struct lego_mem_map_req *m, 
 	q.mmap_base = mm->mmap_base < lo ? lo : mm->mmap_base > hi ? hi : mm->mmap_base;
 	q.m = *m;
 	q.m.mm = mm->id;
-	q.m.path_len = (u16)plen;
+	q.m.path_len = op == LEGO_MEM_OWN_MOVE ? 0 : (u16)tail_len;
 	memcpy(buf, &q, sizeof(q));
-	if (plen)
-		memcpy(buf + sizeof(q), path, plen);
+	if (tail_len)
+		memcpy(buf + sizeof(q), tail, tail_len);
 
 	u32 got = 0;
 	CNT_INC(own_calls);
@@ -240,6 +241,12 @@ int home_own(struct home_mm *mm, u32 index, u32 op, struct lego_mem_map_req *m, 
 	v->max_gap = rep->max_gap;
 	v->nr_vmas = rep->nr_vmas;
 	return r;
+}
+
+int home_own(struct home_mm *mm, u32 index, u32 op, struct lego_mem_map_req *m, const char *path,
+	     struct lego_mem_own_reply *rep)
+{
+	return own_send(mm, index, op, m, path, path ? m->path_len : 0, rep);
 }
 
 /* The owner for a new vRegion: GMM's choice, or this node. */
@@ -271,8 +278,11 @@ static int choose_owner(u32 shift, u32 index, u64 want_bytes, struct vregion *e)
 			e->owner_ip = ch.ipv4;
 			return 0;
 		}
-		if (r == -ENOSPC)
-			return -ENOMEM;	/* GMM knows no node with that much free memory */
+		/* GMM knows no node with that much free memory. Its view lags
+		 * (it charges every choice until the next load report), so a
+		 * home that has the memory itself takes the vRegion. */
+		if (r == -ENOSPC && page_alloc_free_bytes() < q.bytes + (64ULL << 20))
+			return -ENOMEM;
 		if (!gmm_fallback_logged) {
 			gmm_fallback_logged = true;
 			pr_warn("memory: GMM did not choose a vRegion owner (%d); this node owns the "
@@ -550,38 +560,295 @@ static int do_mprotect(struct home_mm *mm, u64 addr, u64 len, u32 prot)
 	return 0;
 }
 
+/* MAPS' rule for records that Linux would show as one vma (below). */
+static bool rec_mergeable(const struct lego_mem_vma_rec *a, const char *ap,
+			  const struct lego_mem_vma_rec *b, const char *bp);
+
+/*
+ * mremap across vRegions. The owners know vmas inside their vRegion only,
+ * so the home finds the user's mapping (the vmas at consecutive vRegion
+ * bounds that MAPS would merge: same prot, flags, file and contiguous
+ * offsets), grows it in place with a MAP_FIXED_NOREPLACE mapping of the
+ * same kind after it (the owners merge it with the vma it touches), or
+ * moves it: the same kind of mapping at the destination, the pages pushed
+ * from each source owner to each destination owner (OWN_MOVE, one per
+ * piece that stays in one vRegion at both ends), then the source unmapped.
+ */
+struct remap_src {			/* one request's scratch (the mm's mutex held) */
+	struct lego_mem_vma_rec r;	/* the mapping: start, end, pgoff at start, ... */
+	char path[LEGO_ST_PATH_MAX];
+	char tmp[LEGO_ST_PATH_MAX];	/* the next vma's path while merging */
+};
+
+/* The vma holding addr at its owner (OWN_MAPS from addr): 0, -EFAULT when
+ * nothing maps addr, or the call's error. buf holds LEGO_RPC_MAX_MSG. */
+static int home_vma_at(struct home_mm *mm, u64 addr, u8 *buf, struct lego_mem_vma_rec *rec,
+		       char *path)
+{
+	struct vregion *v = vregion_find(&mm->va, (u32)(addr >> mm->va.shift));
+	if (!v)
+		return -EFAULT;
+	struct lego_mem_own_req q;
+	memset(&q, 0, sizeof(q));
+	q.c = mm->c;
+	q.op = LEGO_MEM_OWN_MAPS;
+	q.index = v->index;
+	q.vregion_shift = mm->va.shift;
+	q.m.mm = mm->id;
+	q.m.addr = addr;
+	u32 got = 0;
+	CNT_INC(own_calls);
+	int r = owner_call(v, LEGO_OP_MEM_OWN, &q, sizeof(q), buf, LEGO_RPC_MAX_MSG, &got);
+	if (r < 0) {
+		CNT_INC(own_errors);
+		return r;
+	}
+	const u32 base = sizeof(struct lego_mem_own_reply) + sizeof(struct lego_mem_maps_reply);
+	struct lego_mem_maps_reply mr;
+	if (got < base)
+		return -EPROTO;
+	memcpy(&mr, buf + sizeof(struct lego_mem_own_reply), sizeof(mr));
+	if (!mr.count)
+		return -EFAULT;
+	if (got - base < sizeof(*rec))
+		return -EPROTO;
+	memcpy(rec, buf + base, sizeof(*rec));
+	if (rec->path_len >= LEGO_ST_PATH_MAX || got - base < LEGO_MEM_VMA_REC_SIZE(rec->path_len))
+		return -EPROTO;
+	memcpy(path, buf + base + sizeof(*rec), rec->path_len);
+	path[rec->path_len] = '\0';
+	return rec->start <= addr && addr < rec->end ? 0 : -EFAULT;
+}
+
+/* The mapping holding addr, followed across vRegion bounds while it ends
+ * before need_end. */
+static int remap_find_src(struct home_mm *mm, u64 addr, u64 need_end, u8 *buf,
+			  struct remap_src *x)
+{
+	u64 mask = (1ULL << mm->va.shift) - 1;
+	int r = home_vma_at(mm, addr, buf, &x->r, x->path);
+
+	while (!r && x->r.end < need_end && !(x->r.end & mask)) {
+		struct lego_mem_vma_rec n;
+		int e = home_vma_at(mm, x->r.end, buf, &n, x->tmp);
+		if (e == -EFAULT)
+			break;
+		if (e)
+			return e;
+		if (!rec_mergeable(&x->r, x->path, &n, x->tmp))
+			break;
+		x->r.end = n.end;
+	}
+	return r;
+}
+
+/* OWN_MOVE of one piece: the source owner pushes its pages to the
+ * destination's owner. */
+static int remap_move_piece(struct home_mm *mm, const struct mem_move_piece *p)
+{
+	const struct vregion *d = vregion_find(&mm->va, p->dst_index);
+	if (!vregion_find(&mm->va, p->src_index))
+		return 0;	/* nothing there, nothing to move */
+	if (!d)
+		return -ENXIO;
+	struct lego_mem_own_move mv = {
+		.dst_ipv4 = d->owner_ip, .dst_port = d->owner_port ? d->owner_port : LEGO_RPC_PORT,
+		.dst_node = d->owner_node,
+	};
+	struct lego_mem_map_req m;
+	struct lego_mem_own_reply rep;
+	memset(&m, 0, sizeof(m));
+	m.addr = p->src;
+	m.len = p->len;
+	m.new_addr = p->dst;
+	int r = own_send(mm, p->src_index, LEGO_MEM_OWN_MOVE, &m, &mv, sizeof(mv), &rep);
+	return r < 0 ? r : 0;
+}
+
+/* The pages of [from, from + len) to [to, ...), piece by piece. On a
+ * failure the pieces moved already go back (best effort: the source is
+ * still mapped), so the caller only has to unmap the destination. */
+static int remap_move_pages(struct home_mm *mm, u64 from, u64 to, u64 len)
+{
+	struct mem_move_piece p;
+	u64 pos = from;
+	int r = 0;
+
+	while (mem_move_piece_next(mm->va.shift, from, to, &pos, from + len, &p)) {
+		r = remap_move_piece(mm, &p);
+		if (r < 0)
+			break;
+	}
+	if (r < 0) {
+		u64 q = from;
+		struct mem_move_piece b;
+		while (mem_move_piece_next(mm->va.shift, from, to, &q, p.src, &b)) {
+			struct mem_move_piece back = {
+				.src = b.dst, .dst = b.src, .len = b.len,
+				.src_index = b.dst_index, .dst_index = b.src_index,
+			};
+			if (remap_move_piece(mm, &back) < 0)
+				pr_warn("memory: mm %#llx: pages of %#llx lost in a failed mremap\n",
+					(unsigned long long)mm->id, (unsigned long long)b.src);
+		}
+	}
+	return r;
+}
+
+/* mmap flags that make a mapping of the kind MAPS calls r. */
+static u32 remap_map_flags(const struct lego_mem_vma_rec *r)
+{
+	return (r->flags & LEGO_MEM_VMA_SHARED ? LEGO_MAP_SHARED : LEGO_MAP_PRIVATE) |
+	       (r->flags & LEGO_MEM_VMA_FILE ? 0 : LEGO_MAP_ANONYMOUS) |
+	       (r->flags & LEGO_MEM_VMA_GROWSDOWN ? LEGO_MAP_GROWSDOWN : 0) |
+	       (r->flags & LEGO_MEM_VMA_NORESERVE ? LEGO_MAP_NORESERVE : 0) |
+	       (r->flags & LEGO_MEM_VMA_LOCKED ? LEGO_MAP_LOCKED : 0) |
+	       (r->flags & LEGO_MEM_VMA_NOHUGEPAGE ? LEGO_MAP_STACK : 0);
+}
+
+static s64 remap_across(struct home_mm *mm, const struct lego_mem_map_req *h, u64 old_len,
+			u64 new_len)
+{
+	const u32 f = h->flags;
+	const bool implies_new = f & (LEGO_MREMAP_FIXED | LEGO_MREMAP_DONTUNMAP);
+	const u64 addr = h->addr, eff = implies_new ? MIN(old_len, new_len) : old_len;
+	struct remap_src *x = kmalloc(sizeof(*x));
+	u8 *buf = kmalloc(LEGO_RPC_MAX_MSG);
+	s64 ret = -ENOMEM;
+
+	if (!x || !buf)
+		goto out;
+	ret = remap_find_src(mm, addr, addr + eff, buf, x);
+	if (ret)
+		goto out;
+	const struct lego_mem_vma_rec *u = &x->r;
+	/* Linux: the old range must lie in one vma. */
+	ret = -EFAULT;
+	if (u->end < addr + eff)
+		goto out;
+	ret = -EINVAL;
+	if (!old_len && !(u->flags & LEGO_MEM_VMA_SHARED))
+		goto out;
+	const bool keyed = u->flags & (LEGO_MEM_VMA_FILE | LEGO_MEM_VMA_SHARED);
+	const u64 pgoff = keyed ? u->pgoff + (addr - u->start) / PG : 0;
+	if (keyed && pgoff + new_len / PG < pgoff)
+		goto out;
+	const u32 prot = u->prot, mf = remap_map_flags(u);
+	const char *path = u->flags & LEGO_MEM_VMA_FILE ? x->path : NULL;
+	const u16 plen = path ? u->path_len : 0;
+
+	if (!implies_new) {
+		if (new_len == old_len) {
+			ret = (s64)addr;
+			goto out;
+		}
+		/* Growing in place when the old range ends the mapping and the
+		 * bytes after it are free, in whatever vRegions they lie. */
+		if (addr + old_len == u->end) {
+			ret = home_map_fixed(mm, u->end, new_len - old_len, prot,
+					     mf | LEGO_MAP_FIXED_NOREPLACE, pgoff + old_len / PG, path,
+					     plen);
+			if (ret >= 0) {
+				ret = (s64)addr;
+				goto out;
+			}
+			if (ret != -EEXIST && ret != -ENOMEM)
+				goto out;
+		}
+		ret = -ENOMEM;
+		if (!(f & LEGO_MREMAP_MAYMOVE))
+			goto out;
+	}
+	/* A move that shrinks drops the tail first, as Linux does. */
+	if (old_len > new_len) {
+		ret = do_munmap(mm, addr + new_len, old_len - new_len);
+		if (ret < 0)
+			goto out;
+		old_len = new_len;
+	}
+	/* The destination: the same kind of mapping, empty; then the pages. */
+	if (f & LEGO_MREMAP_FIXED) {
+		ret = home_map_fixed(mm, h->new_addr, new_len, prot, mf | LEGO_MAP_FIXED, pgoff, path,
+				     plen);
+	} else {
+		struct mem_map_msg q;
+		memset(&q, 0, sizeof(q));
+		q.h.mm = mm->id;
+		q.h.addr = f & LEGO_MREMAP_DONTUNMAP ? h->new_addr : 0;	/* a hint */
+		q.h.len = new_len;
+		q.h.prot = prot;
+		q.h.flags = mf;
+		q.h.pgoff = pgoff;
+		q.h.path_len = plen;
+		q.path = path;
+		ret = map_anywhere(mm, &q, new_len);
+	}
+	if (ret < 0)
+		goto out;
+	u64 dst = (u64)ret;
+	ret = remap_move_pages(mm, addr, dst, old_len);
+	if (ret < 0) {
+		do_munmap(mm, dst, new_len);
+		goto out;
+	}
+	/* MREMAP_DONTUNMAP keeps the source mapped, now without pages. */
+	if (!(f & LEGO_MREMAP_DONTUNMAP) && old_len)
+		do_munmap(mm, addr, old_len);
+	ret = (s64)dst;
+out:
+	kfree(buf);
+	kfree(x);
+	return ret;
+}
+
 static s64 do_mremap(struct home_mm *mm, const struct lego_mem_map_req *h)
 {
-	u64 old_len = (h->len + PG - 1) & ~(PG - 1);
-	u64 new_len = (h->new_len + PG - 1) & ~(PG - 1);
-	u32 shift = mm->va.shift;
+	const u32 shift = mm->va.shift, f = h->flags;
+	u64 old_len, new_len;
+	int e = mem_mremap_args(h, &old_len, &new_len);
 
-	if (!h->new_len || new_len < h->new_len || old_len < h->len)
-		return -EINVAL;
+	if (e)
+		return e;
 	/* Shrinking in place: unmap the tail, wherever it lies. */
-	if (!(h->flags & LEGO_MREMAP_FIXED) && new_len < old_len &&
-	    !(h->flags & LEGO_MREMAP_DONTUNMAP)) {
+	if (!(f & (LEGO_MREMAP_FIXED | LEGO_MREMAP_DONTUNMAP)) && new_len < old_len) {
 		int r = do_munmap(mm, h->addr + new_len, old_len - new_len);
 		return r < 0 ? r : (s64)h->addr;
 	}
-	/* Everything else happens inside one vRegion (moves across vRegions
-	 * are not supported yet: -ENOMEM, docs/memory.md). */
+	/* Linux refuses destinations below vm.mmap_min_addr. */
+	if ((f & LEGO_MREMAP_FIXED) && h->new_addr < HOME_MMAP_MIN_ADDR)
+		return -EPERM;
+	/*
+	 * Everything inside one vRegion goes to its owner, which applies
+	 * vma_mremap there (in place, or a move inside the vRegion). Not
+	 * when a growth in place would pass the vRegion's end (Linux grows in
+	 * place if the bytes after the mapping are free, whichever vRegion
+	 * holds them), nor a destination (or a DONTUNMAP hint) elsewhere. When
+	 * the owner finds no room, a MAYMOVE request moves to another vRegion.
+	 */
 	u32 idx = (u32)(h->addr >> shift);
-	if (vregion_piece_count(shift, h->addr, h->addr + (old_len ? old_len : PG)) != 1)
-		return -EFAULT;
-	if ((h->flags & LEGO_MREMAP_FIXED) &&
-	    (vregion_piece_count(shift, h->new_addr, h->new_addr + new_len) != 1 ||
-	     (u32)(h->new_addr >> shift) != idx))
-		return -ENOMEM;
-	if (!vregion_find(&mm->va, idx))
-		return -EFAULT;
-	struct lego_mem_map_req m = *h;
-	struct lego_mem_own_reply rep;
-	m.path_len = 0;
-	int r = home_own(mm, idx, LEGO_MEM_OWN_MREMAP, &m, NULL, &rep);
-	if (r < 0)
-		return r;
-	return rep.value;
+	u64 lo, hi;
+	vregion_bounds(shift, idx, &lo, &hi);
+	bool here = vregion_piece_count(shift, h->addr, h->addr + (old_len ? old_len : PG)) == 1;
+	if (f & (LEGO_MREMAP_FIXED | LEGO_MREMAP_DONTUNMAP)) {
+		if ((h->new_addr || (f & LEGO_MREMAP_FIXED)) &&
+		    (h->new_addr < lo || h->new_addr + new_len > hi))
+			here = false;
+	} else if (h->addr + new_len > hi) {
+		here = false;
+	}
+	if (here) {
+		if (!vregion_find(&mm->va, idx))
+			return -EFAULT;
+		struct lego_mem_map_req m = *h;
+		struct lego_mem_own_reply rep;
+		m.path_len = 0;
+		int r = home_own(mm, idx, LEGO_MEM_OWN_MREMAP, &m, NULL, &rep);
+		if (r >= 0)
+			return rep.value;
+		if (r != -ENOMEM || !(f & LEGO_MREMAP_MAYMOVE) || (f & LEGO_MREMAP_FIXED))
+			return r;
+	}
+	return remap_across(mm, h, old_len, new_len);
 }
 
 /* Move the heap's break from old to want at the owners of the vRegions

@@ -240,6 +240,35 @@ int mem_decode_page(u16 opcode, const void *msg, size_t len, struct mem_page_msg
 	return 0;
 }
 
+int mem_decode_flush_many(const void *msg, size_t len, struct mem_flush_many_msg *out)
+{
+	struct lego_mem_flush_many_req *h = &out->h;
+
+	if (!msg || len < sizeof(*h))
+		return -EINVAL;
+	memcpy(h, msg, sizeof(*h));
+	if (!h->count || h->count > LEGO_MEM_FLUSH_MANY_MAX || h->flags)
+		return -EINVAL;
+	if (len != sizeof(*h) + (size_t)h->count * (8 + LEGO_PAGE_SIZE))
+		return -EINVAL;
+	out->addrs = (const u8 *)msg + sizeof(*h);
+	out->pages = out->addrs + (size_t)h->count * 8;
+	for (u32 i = 0; i < h->count; i++) {
+		u64 a = mem_flush_many_addr(out, i);
+		if ((a & PG_MASK) || a >= LEGO_USER_TOP)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+u64 mem_flush_many_addr(const struct mem_flush_many_msg *m, u32 i)
+{
+	u64 a;
+
+	memcpy(&a, m->addrs + (size_t)i * 8, sizeof(a));
+	return a;
+}
+
 int mem_decode_own(const void *msg, size_t len, struct mem_own_msg *out)
 {
 	struct lego_mem_own_req *h = &out->h;
@@ -248,7 +277,10 @@ int mem_decode_own(const void *msg, size_t len, struct mem_own_msg *out)
 	if (!msg || len < sizeof(*h))
 		return -EINVAL;
 	memcpy(h, msg, sizeof(*h));
-	if (len != sizeof(*h) + (size_t)m->path_len)
+	memset(&out->mv, 0, sizeof(out->mv));
+	/* OWN_MOVE carries its destination after the header instead of a path. */
+	size_t tail = h->op == LEGO_MEM_OWN_MOVE ? sizeof(out->mv) : (size_t)m->path_len;
+	if (len != sizeof(*h) + tail || (h->op == LEGO_MEM_OWN_MOVE && m->path_len))
 		return -EINVAL;
 	if (h->c.flags || m->mm != h->c.mm)
 		return -EINVAL;
@@ -299,10 +331,78 @@ int mem_decode_own(const void *msg, size_t len, struct mem_own_msg *out)
 	case LEGO_MEM_OWN_FREE:
 	case LEGO_MEM_OWN_MAPS:		/* m.addr: any (past the vRegion: nothing) */
 		break;
+	case LEGO_MEM_OWN_MOVE: {
+		out->path = NULL;
+		memcpy(&out->mv, p, sizeof(out->mv));
+		if (!out->mv.dst_ipv4 || out->mv.flags)
+			return -EINVAL;
+		if (!out->mv.dst_port)
+			out->mv.dst_port = LEGO_RPC_PORT;
+		if ((m->addr & PG_MASK) || (m->new_addr & PG_MASK) || !m->len || (m->len & PG_MASK))
+			return -EINVAL;
+		if (!mem_range_in(m->addr, m->len, lo, hi) || !below_top(m->new_addr, m->len))
+			return -EINVAL;
+		u64 dlo, dhi;
+		mem_vregion_bounds(mem_vregion_of(m->new_addr, h->vregion_shift), h->vregion_shift,
+				   &dlo, &dhi);
+		if (!mem_range_in(m->new_addr, m->len, dlo, dhi))
+			return -EINVAL;
+		if (m->addr < m->new_addr + m->len && m->new_addr < m->addr + m->len)
+			return -EINVAL;
+		return 0;
+	}
 	default:
 		return -EINVAL;
 	}
 	return map_path(file, p, m->path_len, &out->path);
+}
+
+int mem_mremap_args(const struct lego_mem_map_req *h, u64 *old_len, u64 *new_len)
+{
+	const u32 f = h->flags;
+	u64 o = (h->len + PG_MASK) & ~PG_MASK, n = (h->new_len + PG_MASK) & ~PG_MASK;
+
+	if (f & ~MEM_MREMAP_KNOWN)
+		return -EINVAL;
+	if ((h->addr & PG_MASK) || o < h->len || n < h->new_len || !n)
+		return -EINVAL;
+	if ((f & LEGO_MREMAP_FIXED) && !(f & LEGO_MREMAP_MAYMOVE))
+		return -EINVAL;
+	if ((f & LEGO_MREMAP_DONTUNMAP) && (!(f & LEGO_MREMAP_MAYMOVE) || o != n))
+		return -EINVAL;
+	if (f & (LEGO_MREMAP_FIXED | LEGO_MREMAP_DONTUNMAP)) {
+		if ((h->new_addr & PG_MASK) || !below_top(h->new_addr, n))
+			return -EINVAL;
+		/* Overlap with the old range (which may wrap: then it overlaps
+		 * everything above addr). */
+		if (h->new_addr + n > h->addr &&
+		    (h->addr + o < h->addr || h->addr + o > h->new_addr))
+			return -EINVAL;
+	}
+	*old_len = o;
+	*new_len = n;
+	return 0;
+}
+
+bool mem_move_piece_next(u32 shift, u64 from, u64 to, u64 *pos, u64 end,
+			 struct mem_move_piece *p)
+{
+	if (*pos >= end)
+		return false;
+	u64 s = *pos, d = to + (s - from);
+	u64 s_end = ((s >> shift) + 1) << shift, d_end = ((d >> shift) + 1) << shift;
+	u64 len = end - s;
+	if (s_end - s < len)
+		len = s_end - s;
+	if (d_end - d < len)
+		len = d_end - d;
+	p->src = s;
+	p->dst = d;
+	p->len = len;
+	p->src_index = mem_vregion_of(s, shift);
+	p->dst_index = mem_vregion_of(d, shift);
+	*pos = s + len;
+	return true;
 }
 
 u32 mem_vma_rec_put(void *buf, u32 room, const struct lego_mem_vma_rec *rec, const char *path,

@@ -494,6 +494,105 @@ static void space_summary(const struct own_space *sp, u64 lo, u64 hi,
 /* ------------------------------------------------------------------ */
 /* OWN                                                                 */
 
+/* OWN_MOVE to another node: the pages of the source range go to the
+ * destination owner at their new addresses, LEGO_MEM_FLUSH_MANY_MAX to a
+ * PAGE_FLUSH_MANY. On the stack of one request, which holds the record's
+ * mutex. */
+struct move_ctx {
+	struct rpc_endpoint dst;
+	u64 mm, from, to, len;
+	u8 *buf;			/* a PAGE_FLUSH_MANY being filled */
+	u32 n;				/* pages in buf */
+	u64 sent;
+	int err;
+};
+
+#define MOVE_BATCH LEGO_MEM_FLUSH_MANY_MAX
+#define MOVE_BUF_SIZE (sizeof(struct lego_mem_flush_many_req) + MOVE_BATCH * (8 + PG))
+
+/* Send the pages gathered in mc->buf. */
+static void move_send(struct move_ctx *mc)
+{
+	if (!mc->n || mc->err)
+		return;
+	struct lego_mem_flush_many_req h = { .mm = mc->mm, .count = mc->n };
+	u8 *b = mc->buf;
+	/* The pages were gathered at the batch's full size: close the gap
+	 * after the addresses if the batch is short. */
+	if (mc->n < MOVE_BATCH)
+		memmove(b + sizeof(h) + mc->n * 8, b + sizeof(h) + MOVE_BATCH * 8, mc->n * PG);
+	memcpy(b, &h, sizeof(h));
+	u32 len = (u32)(sizeof(h) + mc->n * (8 + PG));
+	int r = rpc_call(&mc->dst, LEGO_OP_MEM_PAGE_FLUSH_MANY, b, len, NULL, 0, NULL, 0);
+	if (r < 0)
+		mc->err = r == -ETIMEDOUT || r == -ENETUNREACH ? -EHOSTUNREACH : r;
+	else
+		mc->sent += mc->n;
+	mc->n = 0;
+}
+
+static void move_page(void *ctx, u64 mm, u64 addr, void *page)
+{
+	struct move_ctx *mc = ctx;
+
+	if (mc->err || addr < mc->from || addr - mc->from >= mc->len)
+		return;
+	u64 to = mc->to + (addr - mc->from);
+	u8 *b = mc->buf + sizeof(struct lego_mem_flush_many_req);
+	memcpy(b + mc->n * 8, &to, 8);
+	memcpy(b + MOVE_BATCH * 8 + mc->n * PG, page, PG);
+	if (++mc->n == MOVE_BATCH)
+		move_send(mc);
+}
+
+/*
+ * OWN_MOVE (m->lock held throughout, so no flush slips in between the copy
+ * and the removal): the pages of [from, from + len) leave this part for
+ * [to, ...). The pages are copied first and dropped here only when all
+ * arrived, so a failure changes nothing here. A destination on this node
+ * is another part of the same record: its pages only change keys. The
+ * push to another node is a nested call from an RPC worker; it never
+ * comes back to this node (PAGE_FLUSH_MANY makes no calls), so it cannot
+ * wait for a worker here.
+ */
+static s64 own_move(struct own_mm *m, const struct mem_own_msg *q)
+{
+	u64 from = q->h.m.addr, len = q->h.m.len, to = q->h.m.new_addr;
+
+	if (q->mv.dst_ipv4 == net_config.ip && q->mv.dst_port == LEGO_RPC_PORT) {
+		struct own_space *ds = space_find(m, mem_vregion_of(to, m->shift));
+		if (!ds)
+			return -ENXIO;
+		/* Pages live only inside vmas: the home mapped the destination. */
+		if (!vma_lookup(&ds->vs, to) || !vma_lookup(&ds->vs, to + len - PG))
+			return -EFAULT;
+		return (s64)pgmap_move_range(&m->pages, m->id, from, to, len, page_drop, NULL);
+	}
+	struct move_ctx mc = {
+		.dst = { q->mv.dst_ipv4, q->mv.dst_port },
+		.mm = m->id, .from = from, .to = to, .len = len,
+	};
+	mc.buf = kmalloc(MOVE_BUF_SIZE);
+	if (!mc.buf)
+		return -ENOMEM;
+	/* Visit whichever is smaller: the range's addresses or the table. */
+	if (len / PG <= pgmap_count(&m->pages)) {
+		for (u64 a = from; a < from + len && !mc.err; a += PG) {
+			void *pg = pgmap_lookup(&m->pages, m->id, a);
+			if (pg)
+				move_page(&mc, m->id, a, pg);
+		}
+	} else {
+		pgmap_for_each(&m->pages, m->id, move_page, &mc);
+	}
+	move_send(&mc);
+	kfree(mc.buf);
+	if (mc.err)
+		return mc.err;
+	pgmap_remove_range(&m->pages, m->id, from, from + len, page_drop, NULL);
+	return (s64)mc.sent;
+}
+
 /* One operation on an existing part (m->lock held). Returns the reply's
  * value or -errno. */
 static s64 own_apply(struct own_mm *m, struct own_space *sp, const struct mem_own_msg *q)
@@ -527,6 +626,8 @@ static s64 own_apply(struct own_mm *m, struct own_space *sp, const struct mem_ow
 		return vma_mprotect(vs, a->addr, a->len, a->prot);
 	case LEGO_MEM_OWN_MREMAP:
 		return vma_mremap(vs, a->addr, a->len, a->new_len, a->flags, a->new_addr);
+	case LEGO_MEM_OWN_MOVE:
+		return own_move(m, q);
 	case LEGO_MEM_OWN_BRK: {
 		u64 sb = page_align(a->addr);
 		if (vs->start_brk != sb) {
@@ -652,6 +753,12 @@ static u32 maps_flags(const struct vma_space *vs, const struct vma *v)
 		f |= LEGO_MEM_VMA_FILE;
 	if (v->flags & VMA_F_GROWSDOWN)
 		f |= LEGO_MEM_VMA_GROWSDOWN;
+	if (v->flags & VMA_F_NORESERVE)
+		f |= LEGO_MEM_VMA_NORESERVE;
+	if (v->flags & VMA_F_LOCKED)
+		f |= LEGO_MEM_VMA_LOCKED;
+	if (v->flags & VMA_F_NOHUGEPAGE)
+		f |= LEGO_MEM_VMA_NOHUGEPAGE;
 	if (v->kind == VMA_ANON && !(v->flags & VMA_F_SHARED) && vs->start_brk &&
 	    v->start <= vs->brk && v->end >= vs->start_brk)
 		f |= LEGO_MEM_VMA_HEAP;
@@ -932,6 +1039,23 @@ static int op_page(struct rpc_req *r)
 	return err;
 }
 
+/* PAGE_FLUSH_MANY: the pages one by one, as PAGE_FLUSH; stops at the
+ * first failure. */
+static int op_flush_many(struct rpc_req *r)
+{
+	struct mem_flush_many_msg q;
+	int err = mem_decode_flush_many(r->data, r->len, &q);
+	if (err)
+		return err;
+	struct own_mm *m = mm_get(q.h.mm, NULL, 0, &err);
+	if (!m)
+		return err;
+	for (u32 i = 0; i < q.h.count && !err; i++)
+		err = page_flush(m, mem_flush_many_addr(&q, i), mem_flush_many_page(&q, i));
+	mm_put(m);
+	return err;
+}
+
 /* ------------------------------------------------------------------ */
 
 void owner_stats(struct lego_mem_stats *s)
@@ -967,6 +1091,8 @@ int owner_local_call(u16 opcode, const void *req, u32 req_len, void *reply, u32 
 	else if (opcode == LEGO_OP_MEM_PAGE_FETCH || opcode == LEGO_OP_MEM_PAGE_FLUSH ||
 		 opcode == LEGO_OP_MEM_PAGE_FLUSH_FETCH)
 		st = op_page(&r);
+	else if (opcode == LEGO_OP_MEM_PAGE_FLUSH_MANY)
+		st = op_flush_many(&r);
 	else
 		st = -ENOSYS;
 	if (st > 0)
@@ -987,17 +1113,22 @@ int owner_local_call(u16 opcode, const void *req, u32 req_len, void *reply, u32 
 
 int owner_init(void)
 {
-	static const u16 ops[] = {
-		LEGO_OP_MEM_OWN, LEGO_OP_MEM_PAGE_FETCH, LEGO_OP_MEM_PAGE_FLUSH,
-		LEGO_OP_MEM_PAGE_FLUSH_FETCH,
+	static const struct {
+		u16 op;
+		rpc_handler_t h;
+	} ops[] = {
+		{ LEGO_OP_MEM_OWN, op_own },
+		{ LEGO_OP_MEM_PAGE_FETCH, op_page },
+		{ LEGO_OP_MEM_PAGE_FLUSH, op_page },
+		{ LEGO_OP_MEM_PAGE_FLUSH_FETCH, op_page },
+		{ LEGO_OP_MEM_PAGE_FLUSH_MANY, op_flush_many },
 	};
 	int ret = 0;
 
 	for (unsigned i = 0; i < ARRAY_SIZE(ops); i++) {
-		int r = rpc_register(ops[i], ops[i] == LEGO_OP_MEM_OWN ? op_own : op_page,
-				     "memory-owner");
+		int r = rpc_register(ops[i].op, ops[i].h, "memory-owner");
 		if (r) {
-			pr_err("memory: cannot register opcode %#x (%d)\n", ops[i], r);
+			pr_err("memory: cannot register opcode %#x (%d)\n", ops[i].op, r);
 			if (!ret)
 				ret = r;
 		}

@@ -4,8 +4,10 @@
 #include <lego/errno.h>
 #include <uapi/lego/linux_abi.h>
 #ifdef __KERNEL_HOSTTEST__
+#include <stdio.h>
 #include <string.h>
 #else
+#include <lego/printk.h>
 #include <lego/string.h>
 #endif
 
@@ -159,4 +161,108 @@ s64 linux_iov_total(const struct linux_iovec *iov, u64 n)
 		total += iov[i].len;
 	}
 	return (s64)total;
+}
+
+void linux_comm(const char *exe, char out[16])
+{
+	const char *name = exe;
+	size_t n = 0;
+
+	for (const char *c = exe; *c; c++)
+		if (*c == '/')
+			name = c + 1;
+	while (n < 15 && name[n]) {
+		out[n] = name[n];
+		n++;
+	}
+	out[n] = '\0';
+}
+
+/* Linux pads the head of a maps line to 72 columns before the space that
+ * precedes the name (25 + 6 * sizeof(void *) - 1). */
+#define LINUX_MAPS_NAME_COL 72
+
+int linux_maps_line(char *buf, size_t cap, u64 start, u64 end, u32 prot, bool shared,
+		    u64 off, u32 dev_major, u32 dev_minor, u64 ino, const char *name,
+		    size_t nlen)
+{
+	size_t n, need;
+	int w;
+
+	w = snprintf(buf, cap, "%08llx-%08llx %c%c%c%c %08llx %02x:%02x %llu ",
+		     (unsigned long long)start, (unsigned long long)end,
+		     (prot & 0x1u) ? 'r' : '-', (prot & 0x2u) ? 'w' : '-',
+		     (prot & 0x4u) ? 'x' : '-', shared ? 's' : 'p', (unsigned long long)off,
+		     dev_major, dev_minor, (unsigned long long)ino);
+	if (w < 0)
+		return w;
+	n = (size_t)w;
+	if (nlen) {
+		size_t pad = n < LINUX_MAPS_NAME_COL ? LINUX_MAPS_NAME_COL - n : 0;
+		for (size_t i = 0; i < pad + 1; i++, n++)
+			if (n + 1 < cap)
+				buf[n] = ' ';
+		for (size_t i = 0; i < nlen; i++, n++)
+			if (n + 1 < cap)
+				buf[n] = name[i];
+	}
+	if (n + 1 < cap)
+		buf[n] = '\n';
+	n++;
+	need = n;
+	if (cap)
+		buf[need < cap ? need : cap - 1] = '\0';
+	return (int)need;
+}
+
+int linux_proc_stat_format(char *buf, size_t cap, const struct linux_proc_stat *s)
+{
+	/* Fields 4..52 of proc(5), in order; the signed ones say so. */
+	const long long v[] = {
+		s->ppid, s->pgrp, s->session,
+		0, -1,				/* tty_nr, tpgid */
+		0, 0, 0, 0, 0,			/* flags, minflt, cminflt, majflt, cmajflt */
+		0, 0, 0, 0,			/* utime, stime, cutime, cstime */
+		20, 0,				/* priority, nice */
+		s->num_threads, 0,		/* num_threads, itrealvalue */
+		(long long)s->starttime, (long long)s->vsize, (long long)s->rss,
+		-1,				/* rsslim: printed unsigned, unlimited */
+		(long long)s->startcode, (long long)s->endcode, (long long)s->startstack,
+		0, 0,				/* kstkesp, kstkeip */
+		0, 0, 0, 0,			/* signal, blocked, sigignore, sigcatch */
+		0, 0, 0,			/* wchan, nswap, cnswap */
+		17, 0, 0, 0,			/* exit_signal, processor, rt_priority, policy */
+		0, 0, 0,			/* delayacct_blkio_ticks, guest_time, cguest_time */
+		0, 0,				/* start_data, end_data */
+		(long long)s->start_brk, (long long)s->arg_start, (long long)s->arg_end,
+		0, 0,				/* env_start, env_end */
+		0,				/* exit_code */
+	};
+	char comm[16];
+	size_t n;
+	int w;
+
+	_Static_assert(sizeof(v) / sizeof(v[0]) == 49, "fields 4..52");
+	linux_comm(s->comm, comm);
+	w = snprintf(buf, cap, "%d (%s) %c", s->pid, comm, s->state);
+	if (w < 0)
+		return w;
+	n = (size_t)w;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		/* Field 25 (rsslim, i == 21) is unsigned; the rest print as
+		 * Linux does, tpgid (i == 4) signed. */
+		if (i == 21)
+			w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, " %llu",
+				     (unsigned long long)v[i]);
+		else
+			w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, " %lld",
+				     v[i]);
+		if (w < 0)
+			return w;
+		n += (size_t)w;
+	}
+	w = snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "\n");
+	if (w < 0)
+		return w;
+	return (int)(n + (size_t)w);
 }

@@ -137,4 +137,35 @@ u32 linux_dirent64_put(u8 *buf, size_t room, u64 ino, s64 off, u8 type, const ch
  * capped at LINUX_MAX_RW_COUNT (Linux shortens, it does not fail). */
 s64 linux_iov_total(const struct linux_iovec *iov, u64 n);
 
+/* /proc text (sys_pseudo.c). The program's name as Linux's comm: the
+ * basename of exe cut at 15 bytes, into out[16] (NUL-terminated). */
+void linux_comm(const char *exe, char out[16]);
+
+/* One /proc/<pid>/maps line, "start-end perms offset dev inode", then the
+ * name (if any) starting at column 73 as Linux aligns it, then '\n'. prot:
+ * LEGO_PROT_* bits; shared: 's' instead of 'p'; off in bytes. Returns the
+ * length it needs (as snprintf), buf NUL-terminated within cap. */
+int linux_maps_line(char *buf, size_t cap, u64 start, u64 end, u32 prot, bool shared,
+		    u64 off, u32 dev_major, u32 dev_minor, u64 ino, const char *name,
+		    size_t nlen);
+
+/* What /proc/<pid>/stat says of a process; the other fields of Linux's 52
+ * are zero (or their fixed values: priority 20, tpgid -1, rsslim
+ * unlimited, exit_signal SIGCHLD). The caller's own: no lock. */
+struct linux_proc_stat {
+	int pid, ppid, pgrp, session;
+	char state;			/* 'R', 'S', ... */
+	const char *comm;		/* at most 15 bytes shown */
+	int num_threads;
+	u64 starttime;			/* clock ticks after boot */
+	u64 vsize;			/* bytes */
+	u64 rss;			/* pages */
+	u64 startcode, endcode, startstack;
+	u64 start_brk;
+	u64 arg_start, arg_end;
+};
+
+/* The one line of /proc/<pid>/stat, '\n'-terminated. Returns as snprintf. */
+int linux_proc_stat_format(char *buf, size_t cap, const struct linux_proc_stat *s);
+
 #endif

@@ -22,7 +22,6 @@
 #define PIPE_SIZE (64u * 1024)
 #define PIPE_BUF_ATOMIC 4096u
 #define PIPE_CHUNK 4096u
-#define SIGPIPE 13
 
 struct pipe {
 	spinlock_t lock;

@@ -424,6 +424,8 @@ static int proc_stdio(struct proc *p)
 		int r = fd_file_new(&proc_fd_ops, FD_KIND_CONSOLE, "", 0, modes[i], NULL, &f);
 		if (r < 0)
 			return r;
+		/* Which stream it is, for good (sys_file.c: priv = stream + 1). */
+		f->priv = (void *)(uintptr_t)(i + 1);
 		r = fd_table_install(p->fds, f, i, 0);
 		fd_file_put(f);
 		if (r < 0)
@@ -574,7 +576,7 @@ static void proc_end(struct proc *p)
 		proc_put(p);
 	if (parent) {
 		wake_up_all(&parent->child_wq);
-		signal_send(parent, 17);	/* SIGCHLD */
+		signal_send(parent, SIGCHLD);
 		proc_put(parent);
 	}
 	size_t cap = sizeof(struct lego_proc_exit) + 1024;
@@ -626,14 +628,8 @@ void proc_thread_exit(int code)
 	user_kill(code);
 }
 
-void proc_exit_group(struct proc *p, u32 status)
+void proc_wake_sleepers(struct proc *p)
 {
-	spin_lock(&p->lock);
-	if (!p->exiting) {
-		p->exiting = true;
-		p->exit_status = status;
-	}
-	spin_unlock(&p->lock);
 	/* Sleepers notice at once; threads in ring 3 at their next entry or
 	 * at the interrupt sent to every other CPU. */
 	wake_up_all(&p->in_wq);
@@ -643,9 +639,36 @@ void proc_exit_group(struct proc *p, u32 status)
 	for (int cpu = 0; cpu < n; cpu++)
 		if (cpu != me)
 			smp_send_reschedule(cpu);
+}
+
+void proc_exit_group(struct proc *p, u32 status)
+{
+	spin_lock(&p->lock);
+	if (!p->exiting) {
+		p->exiting = true;
+		p->exit_status = status;
+	}
+	spin_unlock(&p->lock);
+	proc_wake_sleepers(p);
 	struct pthr *self = pthr_current();
 	if (self && self->p == p)
 		proc_thread_exit((int)(status >> 8));
+}
+
+/* /proc/self/cmdline from the first argc strings of strings[0..len). */
+static void set_cmdline(struct proc *p, const char *strings, u32 len, u32 argc)
+{
+	u32 n = 0, seen = 0;
+
+	while (n < len && seen < argc) {
+		if (!strings[n])
+			seen++;
+		n++;
+	}
+	if (n > PROC_CMDLINE_MAX)
+		n = PROC_CMDLINE_MAX;
+	memcpy(p->cmdline, strings, n);
+	p->cmdline_len = n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -825,6 +848,7 @@ int proc_run(const struct lego_proc_run_req *q, const char *path, const char *st
 			 msg, msglen);
 	if (r < 0)
 		goto fail;
+	set_cmdline(p, strings, q->strings_len, q->argc);
 	mutex_lock(&p->mm_lock);
 	r = proc_layout_refresh(p);
 	mutex_unlock(&p->mm_lock);
@@ -879,6 +903,8 @@ long proc_fork(struct proc *p, const struct user_regs *regs, u64 child_sp, u64 f
 	c->run_flags = p->run_flags;
 	memcpy(c->vnode_name, p->vnode_name, sizeof(c->vnode_name));
 	memcpy(c->exe, p->exe, sizeof(c->exe));
+	memcpy(c->cmdline, p->cmdline, p->cmdline_len);
+	c->cmdline_len = p->cmdline_len;
 	c->home = p->home;
 	c->storage = p->storage;
 	c->cache = p->cache;
@@ -1013,6 +1039,7 @@ long proc_execve(struct proc *p, struct user_regs *regs, const char *path, size_
 	mutex_unlock(&p->mm_lock);
 	memset(p->exe, 0, sizeof(p->exe));
 	memcpy(p->exe, path, path_len < sizeof(p->exe) ? path_len : sizeof(p->exe) - 1);
+	set_cmdline(p, strings, strings_len, argc);
 	mutex_lock(&p->fs_lock);
 	fd_table_cloexec(p->fds);
 	mutex_unlock(&p->fs_lock);

@@ -43,6 +43,7 @@ struct prange_set {
 
 #define PROC_STDIN_BUF (64u * 1024)
 #define PROC_CWD_MAX 1024
+#define PROC_CMDLINE_MAX 4096
 
 /* Locks, outermost first: mm_lock, fs_lock, lock. va_lock is a leaf. */
 struct proc {
@@ -58,6 +59,11 @@ struct proc {
 	u32 run_flags;			/* LEGO_PROC_RUN_* */
 	char vnode_name[16];
 	char exe[PROC_CWD_MAX];		/* the program's path in the vNode */
+	/* /proc/self/cmdline: argv as NUL-terminated strings, cut at
+	 * PROC_CMDLINE_MAX bytes; set at RUN and execve (by the process's
+	 * own thread, read by it: no lock). */
+	char cmdline[PROC_CMDLINE_MAX];
+	u32 cmdline_len;
 	struct rpc_endpoint home, storage, cache, client;
 	struct uspace *us;
 	struct excache_proc xc;
@@ -159,6 +165,10 @@ void proc_thread_exit(int code) __noreturn;
  * kill from the client). The calling thread (if it is one of p's) ends
  * too: this returns only when called from outside the process. */
 void proc_exit_group(struct proc *p, u32 status);
+/* Every sleeping thread of p looks at its condition again, every thread
+ * in ring 3 passes through the kernel soon (a reschedule interrupt to the
+ * other CPUs): how exits and signals reach them. */
+void proc_wake_sleepers(struct proc *p);
 
 /* Layout: refresh the copy from the home (MAPS), and the routing array
  * from a layout reply. mm_lock held. */

@@ -37,17 +37,6 @@
 #define SS_ONSTACK 1
 #define SS_DISABLE 2
 
-#define SIGKILL 9
-#define SIGALRM 14
-#define SIGCHLD 17
-#define SIGCONT 18
-#define SIGSTOP 19
-#define SIGTSTP 20
-#define SIGTTIN 21
-#define SIGTTOU 22
-#define SIGURG 23
-#define SIGWINCH 28
-
 #define BIT(sig) (1ull << ((sig) - 1))
 #define UNBLOCKABLE (BIT(SIGKILL) | BIT(SIGSTOP))
 
@@ -111,18 +100,6 @@ bool signal_pending(struct proc *p)
 	return (__atomic_load_n(&p->sig_pending, __ATOMIC_ACQUIRE) & ~blocked) || p->exiting;
 }
 
-/* Every sleeper of p looks again (it returns -EINTR if it has to). */
-static void wake_sleepers(struct proc *p)
-{
-	wake_up_all(&p->in_wq);
-	wake_up_all(&p->child_wq);
-	futex_wake_all(p);
-	int me = this_cpu()->cpu, n = atomic_read(&nr_cpus_online);
-	for (int cpu = 0; cpu < n; cpu++)
-		if (cpu != me)
-			smp_send_reschedule(cpu);
-}
-
 void signal_send(struct proc *p, int sig)
 {
 	if (sig < 1 || sig > 64)
@@ -137,7 +114,7 @@ void signal_send(struct proc *p, int sig)
 	if (fatal)
 		proc_exit_group(p, (u32)sig);
 	else if (!ignore)
-		wake_sleepers(p);
+		proc_wake_sleepers(p);
 }
 
 /* Build the frame for sig on the user stack and point regs at the

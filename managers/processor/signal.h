@@ -8,6 +8,25 @@
 struct proc;
 struct pthr;
 
+/* Linux x86-64 signal numbers used by the monitor. */
+#define SIGINT 2
+#define SIGILL 4
+#define SIGTRAP 5
+#define SIGBUS 7
+#define SIGFPE 8
+#define SIGKILL 9
+#define SIGSEGV 11
+#define SIGPIPE 13
+#define SIGALRM 14
+#define SIGCHLD 17
+#define SIGCONT 18
+#define SIGSTOP 19
+#define SIGTSTP 20
+#define SIGTTIN 21
+#define SIGTTOU 22
+#define SIGURG 23
+#define SIGWINCH 28
+
 /* A signal's action, as rt_sigaction's struct sigaction (x86-64). */
 struct sig_action {
 	u64 handler;			/* 0 SIG_DFL, 1 SIG_IGN, else the function */

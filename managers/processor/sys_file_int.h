@@ -31,6 +31,7 @@ enum sf_pseudo_kind {
 	SFP_RANDOM,
 	SFP_TTY,		/* the console */
 	SFP_TEXT,		/* read-only text made at each read (/proc/...) */
+	SFP_FDLINK,		/* /proc/self/fd/N: symlink to what fd N is */
 };
 
 struct sf_pseudo {		/* constant table */
@@ -43,8 +44,15 @@ struct sf_pseudo {		/* constant table */
 };
 
 /* sys_pseudo.c. The pseudo-file at path (dirs: the directories, which
- * stand in only where the storage has none; else the files). */
+ * stand in only where the storage has none; else the files), for the
+ * calling process (/proc/<its pid> is /proc/self). /proc/self/fd/N looks
+ * at the fd table: takes fs_lock, so never call this under it. */
 const struct sf_pseudo *sf_pseudo_find(const char *path, size_t n, bool dirs);
+/* The target of pseudo symlink e found at path[0..n) (/proc/self/exe,
+ * /proc/self/fd/N): its length, into buf (no NUL); -EINVAL for other
+ * kinds, -ENOENT for a closed fd. Takes fs_lock: not under it. */
+long sf_pseudo_readlink(struct proc *p, const struct sf_pseudo *e, const char *path, size_t n,
+			char *buf, size_t cap);
 /* What a storage STAT would say of e. */
 void sf_pseudo_st(struct proc *p, const struct sf_pseudo *e, struct lego_st_stat *st);
 /* read/pread, write, lseek of an open pseudo-file (f->obj is its entry). */

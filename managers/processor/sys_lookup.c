@@ -87,17 +87,8 @@ static long sf_readlink_any(struct proc *p, const char *path, size_t n,
 	u32 got = 0;
 	int r;
 
-	if (e) {
-		size_t len;
-
-		if (e->kind != SFP_EXE)
-			return -EINVAL;
-		len = strlen(p->exe);
-		if (len > cap)
-			len = cap;
-		memcpy(buf, p->exe, len);
-		return (long)len;
-	}
+	if (e)
+		return sf_pseudo_readlink(p, e, path, n, buf, cap);
 	memset(&h, 0, sizeof(h));
 	h.path_len = (u16)n;
 	r = proc_st_call(p, LEGO_OP_ST_READLINK, &h, path, NULL, NULL, buf, (u32)cap, &got);

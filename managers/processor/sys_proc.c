@@ -13,16 +13,6 @@
 #include "proc.h"
 #include "sys_file_int.h"
 
-#define SIGKILL 9
-#define SIGCHLD 17
-#define SIGCONT 18
-#define SIGSTOP 19
-#define SIGTSTP 20
-#define SIGTTIN 21
-#define SIGTTOU 22
-#define SIGURG 23
-#define SIGWINCH 28
-
 /* Strings of argv + envp together (the home's EXEC request must fit one
  * RPC message with the path). */
 #define EXEC_STRINGS_MAX (128u * 1024)

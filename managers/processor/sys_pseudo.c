@@ -1,11 +1,13 @@
 /* Pseudo-files of the processor's Linux state layer (paper §5): devices
- * (/dev/null, zero, random, urandom, tty), /proc/self/exe, and a few
- * read-only text files of /proc and /sys made afresh at each read from
- * what this pComponent knows. They live here, not on the storage: the
- * lookup (sys_lookup.c) asks this table before the storage for files,
- * after it for directories. The table is constant: no lock. Reads and
- * seeks of the text files move the description's offset under its lock
- * (sys_file_int.h). */
+ * (/dev/null, zero, random, urandom, tty, console), /proc/self/exe and
+ * /proc/self/fd/N (symlinks), and read-only text files of /proc and /sys
+ * made afresh at each read from what this pComponent knows (the maps from
+ * the home's MAPS). They live here, not on the storage: the lookup
+ * (sys_lookup.c) asks this table before the storage for files, after it
+ * for directories. /proc/<pid> of the calling process is an alias of
+ * /proc/self (other pids: not there). The table is constant: no lock.
+ * Reads and seeks of the text files move the description's offset under
+ * its lock (sys_file_int.h). */
 #include <lego/errno.h>
 #include <lego/mm.h>
 #include <lego/printk.h>
@@ -14,6 +16,8 @@
 #include <lego/string.h>
 #include <lego/time.h>
 #include <lego/uaccess.h>
+#include <lego/wallclock.h>
+#include <uapi/lego/memory.h>
 #include <lego/vpath.h>
 #include "sys_file_int.h"
 
@@ -25,9 +29,14 @@ enum sf_text {
 	SFT_CPUINFO,
 	SFT_CPU_ONLINE,
 	SFT_SELF_STATUS,
+	SFT_SELF_CMDLINE,
+	SFT_SELF_MAPS,
+	SFT_SELF_STAT,
+	SFT_MEMINFO,
+	SFT_STAT,
 };
 
-#define SF_TEXT_MAX (16u * 1024)
+#define SF_TEXT_MAX (32u * 1024)
 
 static const struct sf_pseudo sf_pseudo_table[] = {
 	{ "/proc/self/exe", SFP_EXE, S_IFLNK | 0777, 0, 0, 0x7f000001, 0 },
@@ -44,9 +53,16 @@ static const struct sf_pseudo sf_pseudo_table[] = {
 	{ "/sys/devices/system/cpu/online", SFP_TEXT, S_IFREG | 0444, 0, 0, 0x7f000025,
 	  SFT_CPU_ONLINE },
 	{ "/proc/self/status", SFP_TEXT, S_IFREG | 0444, 0, 0, 0x7f000026, SFT_SELF_STATUS },
+	{ "/proc/self/cmdline", SFP_TEXT, S_IFREG | 0444, 0, 0, 0x7f000027, SFT_SELF_CMDLINE },
+	{ "/proc/self/maps", SFP_TEXT, S_IFREG | 0444, 0, 0, 0x7f000028, SFT_SELF_MAPS },
+	{ "/proc/self/stat", SFP_TEXT, S_IFREG | 0444, 0, 0, 0x7f000029, SFT_SELF_STAT },
+	{ "/proc/meminfo", SFP_TEXT, S_IFREG | 0444, 0, 0, 0x7f00002a, SFT_MEMINFO },
+	{ "/proc/stat", SFP_TEXT, S_IFREG | 0444, 0, 0, 0x7f00002b, SFT_STAT },
+	{ "/dev/console", SFP_TTY, S_IFCHR | 0600, 5, 1, 0x7f000007, 0 },
 	/* Directories: they stand in only where the storage has none. */
 	{ "/proc", SFP_DIR, S_IFDIR | 0555, 0, 0, 0x7f000010, 0 },
 	{ "/proc/self", SFP_DIR, S_IFDIR | 0555, 0, 0, 0x7f000011, 0 },
+	{ "/proc/self/fd", SFP_DIR, S_IFDIR | 0500, 0, 0, 0x7f000017, 0 },
 	{ "/dev", SFP_DIR, S_IFDIR | 0755, 0, 0, 0x7f000012, 0 },
 	{ "/sys", SFP_DIR, S_IFDIR | 0555, 0, 0, 0x7f000013, 0 },
 	{ "/sys/devices", SFP_DIR, S_IFDIR | 0755, 0, 0, 0x7f000014, 0 },
@@ -56,8 +72,69 @@ static const struct sf_pseudo sf_pseudo_table[] = {
 
 #define SF_NPSEUDO (sizeof(sf_pseudo_table) / sizeof(sf_pseudo_table[0]))
 
+/* Every /proc/self/fd/N: one entry, N is read from the path (not in the
+ * table: sf_pseudo_dirent lists the open fds instead). */
+static const struct sf_pseudo sf_fd_link = {
+	"/proc/self/fd/", SFP_FDLINK, S_IFLNK | 0700, 0, 0, 0x7f000100, 0
+};
+
+#define SF_FD_DIR "/proc/self/fd"
+#define SF_FD_PREFIX "/proc/self/fd/"
+#define SF_ALIAS_MAX 64		/* longer /proc/<pid>/... paths name nothing here */
+
+/* s[0..n) as a decimal number without sign or leading zero: its value,
+ * or -1. */
+static long sf_decimal(const char *s, size_t n)
+{
+	long v = 0;
+
+	if (n == 0 || n > 9 || (s[0] == '0' && n > 1))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int sf_self_pid(void)
+{
+	struct proc *p = proc_current();
+
+	return p ? p->pid : -1;
+}
+
 const struct sf_pseudo *sf_pseudo_find(const char *path, size_t n, bool dirs)
 {
+	char alias[SF_ALIAS_MAX];
+	size_t pl = sizeof("/proc/") - 1, fl = sizeof(SF_FD_PREFIX) - 1;
+
+	/* /proc/<own pid>[/...] is /proc/self[/...]. */
+	if (n > pl && !memcmp(path, "/proc/", pl)) {
+		size_t d = pl;
+		while (d < n && path[d] != '/')
+			d++;
+		if (sf_decimal(path + pl, d - pl) == sf_self_pid() &&
+		    n - d + sizeof("/proc/self") <= sizeof(alias)) {
+			memcpy(alias, "/proc/self", sizeof("/proc/self") - 1);
+			memcpy(alias + sizeof("/proc/self") - 1, path + d, n - d);
+			n = n - d + sizeof("/proc/self") - 1;
+			path = alias;
+		}
+	}
+	if (!dirs && n > fl && !memcmp(path, SF_FD_PREFIX, fl)) {
+		/* Only the open fds are there, as on Linux (a closed one is
+		 * ENOENT to lstat too). */
+		struct proc *p = proc_current();
+		long fd = sf_decimal(path + fl, n - fl);
+		struct fd_file *f;
+
+		if (!p || fd < 0 || sf_get(p, (int)fd, FD_NEED_ANY, &f) < 0)
+			return NULL;
+		fd_file_put(f);
+		return &sf_fd_link;
+	}
 	for (size_t i = 0; i < SF_NPSEUDO; i++) {
 		const struct sf_pseudo *e = &sf_pseudo_table[i];
 		if ((e->kind == SFP_DIR) != dirs)
@@ -77,6 +154,81 @@ void sf_pseudo_st(struct proc *p, const struct sf_pseudo *e, struct lego_st_stat
 	/* Text files say 0 bytes, as Linux's /proc does: readers read to EOF. */
 	if (e->kind == SFP_EXE)
 		st->size = strlen(p->exe);
+	else if (e->kind == SFP_FDLINK)
+		st->size = 64;	/* what Linux reports for these links */
+}
+
+static long sf_link_out(const char *s, size_t len, char *buf, size_t cap)
+{
+	if (len > cap)
+		len = cap;
+	memcpy(buf, s, len);
+	return (long)len;
+}
+
+/* What fd's description is, as Linux's /proc/self/fd/N link names it. */
+static long sf_fd_target(struct proc *p, int fd, char *buf, size_t cap)
+{
+	struct fd_file *f;
+	char *tmp;
+	long r;
+	int w;
+
+	r = sf_get(p, fd, FD_NEED_ANY, &f);
+	if (r < 0)
+		return r == -EBADF ? -ENOENT : r;
+	tmp = kmalloc(LEGO_ST_PATH_MAX);
+	if (!tmp) {
+		fd_file_put(f);
+		return -ENOMEM;
+	}
+	switch (f->kind) {
+	case FD_KIND_REG:
+	case FD_KIND_DIR:
+		r = sf_desc_path(f, tmp);
+		if (r >= 0)
+			r = sf_link_out(tmp, (size_t)r, buf, cap);
+		break;
+	case FD_KIND_PIPE:
+		/* Both ends share the pipe object: the same number, as the
+		 * same inode on Linux. */
+		w = snprintf(tmp, LEGO_ST_PATH_MAX, "pipe:[%lu]",
+			     (((unsigned long)f->obj >> 6) & 0xffffffu));
+		r = sf_link_out(tmp, (size_t)w, buf, cap);
+		break;
+	case FD_KIND_CONSOLE:
+		r = sf_link_out("/dev/console", sizeof("/dev/console") - 1, buf, cap);
+		break;
+	case FD_KIND_PSEUDO: {
+		const struct sf_pseudo *e = f->obj;
+		r = sf_link_out(e->path, strlen(e->path), buf, cap);
+		break;
+	}
+	default:
+		r = sf_link_out("anon_inode:[unknown]", sizeof("anon_inode:[unknown]") - 1, buf,
+				cap);
+		break;
+	}
+	kfree(tmp);
+	fd_file_put(f);
+	return r;
+}
+
+long sf_pseudo_readlink(struct proc *p, const struct sf_pseudo *e, const char *path, size_t n,
+			char *buf, size_t cap)
+{
+	size_t b = n;
+
+	switch (e->kind) {
+	case SFP_EXE:
+		return sf_link_out(p->exe, strlen(p->exe), buf, cap);
+	case SFP_FDLINK:
+		while (b && path[b - 1] != '/')
+			b--;
+		return sf_fd_target(p, (int)sf_decimal(path + b, n - b), buf, cap);
+	default:
+		return -EINVAL;
+	}
 }
 
 static int sf_cpus(void)
@@ -86,6 +238,163 @@ static int sf_cpus(void)
 	return n > 0 ? n : 1;
 }
 
+/* The parent's pid as getppid says it (the RUN process: 1). The tree
+ * fields are proc_tree_lock's (proc.c); one racy read of each is what
+ * a reader of /proc sees anyway. */
+static int sf_ppid(struct proc *p)
+{
+	struct proc *par = READ_ONCE(p->parent);
+
+	return par ? par->pid : 1;
+}
+
+/* /proc/self/maps from the home's MAPS, paged as proc_layout_refresh
+ * does. Returns the length, or a negative errno. */
+static long sf_maps_text(struct proc *p, char *buf, size_t cap)
+{
+	u32 max = 16 * 1024;
+	u8 *rb = kmalloc(max);
+	struct lego_mem_map_req q;
+	size_t n = 0;
+	long r = 0;
+
+	if (!rb)
+		return -ENOMEM;
+	memset(&q, 0, sizeof(q));
+	q.mm = p->mm;
+	for (;;) {
+		struct lego_mem_maps_reply h;
+		u32 got = 0, off = sizeof(h);
+		u64 last = q.addr;
+
+		r = proc_home_call(p, LEGO_OP_MEM_MAPS, &q, sizeof(q), rb, max, &got);
+		if (r < 0)
+			break;
+		if (got < sizeof(h)) {
+			r = -EPROTO;
+			break;
+		}
+		memcpy(&h, rb, sizeof(h));
+		for (u32 i = 0; i < h.count; i++) {
+			struct lego_mem_vma_rec rec;
+			const char *name = NULL;
+			size_t nlen = 0;
+			int w;
+
+			if (off + sizeof(rec) > got) {
+				r = -EPROTO;
+				break;
+			}
+			memcpy(&rec, rb + off, sizeof(rec));
+			if (off + LEGO_MEM_VMA_REC_SIZE(rec.path_len) > got) {
+				r = -EPROTO;
+				break;
+			}
+			if (rec.path_len) {
+				name = (const char *)rb + off + sizeof(rec);
+				nlen = rec.path_len;
+			} else if (rec.flags & LEGO_MEM_VMA_HEAP) {
+				name = "[heap]";
+				nlen = 6;
+			} else if (rec.flags & LEGO_MEM_VMA_STACK) {
+				name = "[stack]";
+				nlen = 7;
+			}
+			off += LEGO_MEM_VMA_REC_SIZE(rec.path_len);
+			w = linux_maps_line(buf + n, cap - n, rec.start, rec.end, rec.prot,
+					    rec.flags & LEGO_MEM_VMA_SHARED,
+					    (rec.flags & LEGO_MEM_VMA_FILE) ? rec.pgoff * PAGE_SIZE : 0,
+					    0, 0, 0, name, nlen);
+			if (w < 0 || (size_t)w >= cap - n) {
+				r = 0;	/* full: the first lines are what fits */
+				goto out;
+			}
+			n += (size_t)w;
+			last = rec.end;
+		}
+		if (r < 0 || !h.more || last == q.addr)
+			break;
+		q.addr = last;
+	}
+out:
+	kfree(rb);
+	return r < 0 ? r : (long)n;
+}
+
+/* The sum of the layout copy's ranges: the address space's size. */
+static u64 sf_vsize(struct proc *p)
+{
+	u64 sum = 0;
+
+	spin_lock(&p->va_lock);
+	for (u32 i = 0; i < p->layout.n; i++)
+		sum += p->layout.r[i].end - p->layout.r[i].start;
+	spin_unlock(&p->va_lock);
+	return sum;
+}
+
+static int sf_kb_line(char *buf, size_t cap, const char *name, u64 bytes)
+{
+	return snprintf(buf, cap, "%-15s %8llu kB\n", name, (unsigned long long)(bytes / 1024));
+}
+
+/* /proc/meminfo. MemTotal is this pComponent's RAM (the page allocator's
+ * usable bytes) and MemFree what the allocator has free: the ExCache
+ * lives in that RAM and the process's memory lives at the mComponents,
+ * so there is no single "process memory" size. No swap, no page cache
+ * (files are cached at the vNode's buffer-cache mComponent). */
+static size_t sf_meminfo(char *buf, size_t cap)
+{
+	static const char *const zero[] = {
+		"Buffers:", "Cached:", "SwapCached:", "Active:", "Inactive:", "SwapTotal:",
+		"SwapFree:", "Dirty:", "Writeback:", "AnonPages:", "Mapped:", "Shmem:",
+	};
+	u64 total = mem_usable_bytes, free = page_alloc_free_bytes();
+	size_t n = 0;
+	int w;
+
+	if (free > total)
+		free = total;
+	w = sf_kb_line(buf + n, cap - n, "MemTotal:", total);
+	n += w > 0 ? (size_t)w : 0;
+	if (n < cap) {
+		w = sf_kb_line(buf + n, cap - n, "MemFree:", free);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (n < cap) {
+		w = sf_kb_line(buf + n, cap - n, "MemAvailable:", free);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]) && n < cap; i++) {
+		w = sf_kb_line(buf + n, cap - n, zero[i], 0);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	return n;
+}
+
+/* /proc/stat: no per-CPU accounting, so every CPU has been idle since
+ * boot; btime is the wall clock minus the uptime. */
+static size_t sf_stat(struct proc *p, char *buf, size_t cap, unsigned long long ticks)
+{
+	unsigned long long now = wallclock_ns() / 1000000000ull, up = ticks / 100;
+	int cpus = sf_cpus(), w;
+	size_t n = 0;
+
+	w = snprintf(buf, cap, "cpu  0 0 0 %llu 0 0 0 0 0 0\n", ticks * (unsigned long long)cpus);
+	n += w > 0 ? (size_t)w : 0;
+	for (int i = 0; i < cpus && n < cap; i++) {
+		w = snprintf(buf + n, cap - n, "cpu%d 0 0 0 %llu 0 0 0 0 0 0\n", i, ticks);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (n < cap) {
+		w = snprintf(buf + n, cap - n, "intr 0\nctxt 0\nbtime %llu\nprocesses %d\n"
+			     "procs_running 1\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
+			     now > up ? now - up : 0, p->pid);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	return n;
+}
+
 /* The text of e now, into buf[0..cap): its length. */
 static size_t sf_text(struct proc *p, const struct sf_pseudo *e, char *buf, size_t cap)
 {
@@ -93,6 +402,8 @@ static size_t sf_text(struct proc *p, const struct sf_pseudo *e, char *buf, size
 	const char *name;
 	size_t n = 0;
 	int cpus = sf_cpus(), w;
+	struct linux_proc_stat ps;
+	long r;
 
 	switch (e->text) {
 	case SFT_VERSION:
@@ -129,9 +440,38 @@ static size_t sf_text(struct proc *p, const struct sf_pseudo *e, char *buf, size
 			if (*c == '/')
 				name = c + 1;
 		w = snprintf(buf, cap, "Name:\t%.15s\nState:\tR (running)\nTgid:\t%d\nPid:\t%d\n"
-			     "PPid:\t1\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t%d\n",
-			     name, p->pid, p->pid, p->nr_threads);
+			     "PPid:\t%d\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nThreads:\t%d\n",
+			     name, p->pid, p->pid, sf_ppid(p), p->nr_threads);
 		break;
+	case SFT_SELF_CMDLINE:
+		n = p->cmdline_len < cap ? p->cmdline_len : cap - 1;
+		memcpy(buf, p->cmdline, n);
+		return n;
+	case SFT_SELF_MAPS:
+		r = sf_maps_text(p, buf, cap);
+		if (r < 0)
+			pr_warn("processor: pid %d: /proc/self/maps: error %ld\n", p->pid, r);
+		return r < 0 ? 0 : (size_t)r;
+	case SFT_SELF_STAT:
+		memset(&ps, 0, sizeof(ps));
+		ps.pid = p->pid;
+		ps.ppid = sf_ppid(p);
+		ps.pgrp = READ_ONCE(p->pgid);
+		ps.session = READ_ONCE(p->sid);
+		ps.state = 'R';		/* the reader is running */
+		ps.comm = p->exe;
+		ps.num_threads = READ_ONCE(p->nr_threads);
+		ps.vsize = sf_vsize(p);
+		ps.startstack = p->stack_top;
+		ps.start_brk = p->start_brk;
+		w = linux_proc_stat_format(buf, cap, &ps);
+		break;
+	case SFT_MEMINFO:
+		n = sf_meminfo(buf, cap);
+		return n < cap ? n : cap - 1;
+	case SFT_STAT:
+		n = sf_stat(p, buf, cap, t);
+		return n < cap ? n : cap - 1;
 	default:
 		w = 0;
 		break;
@@ -235,12 +575,26 @@ long sf_pseudo_lseek(struct proc *p, struct fd_file *f, s64 off, int whence)
 	return r;
 }
 
+/* A directory listing in progress: the calling thread's own, no lock.
+ * The open fds are taken once before the description lock (fs_lock
+ * cannot be taken under it, sys_file_int.h). */
+struct sf_dir_ctx {
+	const struct sf_pseudo *d;
+	int *fds;			/* /proc/self/fd: the open fds, ascending */
+	u32 nfds;
+	int pid;			/* /proc: the caller's /proc/<pid> */
+	char name[16];			/* scratch for a made-up name */
+};
+
 /* The entry at index i of pseudo directory d's listing ("." and ".."
- * first, then its children in table order), or NULL past the end. */
-static const char *sf_pseudo_dirent(const struct sf_pseudo *d, s64 i, size_t *len, u8 *type,
+ * first, then its children in table order, then the made-up ones), or
+ * NULL past the end. */
+static const char *sf_pseudo_dirent(struct sf_dir_ctx *c, s64 i, size_t *len, u8 *type,
 				    u64 *ino)
 {
+	const struct sf_pseudo *d = c->d;
 	size_t dl = strlen(d->path);
+	int w;
 
 	if (i < 2) {
 		*len = (size_t)i + 1;
@@ -263,14 +617,48 @@ static const char *sf_pseudo_dirent(const struct sf_pseudo *d, s64 i, size_t *le
 			return e->path + dl + 1;
 		}
 	}
+	if (c->fds && i < (s64)c->nfds) {
+		w = snprintf(c->name, sizeof(c->name), "%d", c->fds[i]);
+		*len = (size_t)w;
+		*type = DT_LNK;
+		*ino = sf_fd_link.ino + (u64)c->fds[i];
+		return c->name;
+	}
+	if (c->pid > 0 && i == 0) {
+		w = snprintf(c->name, sizeof(c->name), "%d", c->pid);
+		*len = (size_t)w;
+		*type = DT_DIR;
+		*ino = 0x7f200000u + (u64)c->pid;
+		return c->name;
+	}
 	return NULL;
+}
+
+/* The open fds of p into c (ascending). */
+static int sf_dir_fds(struct proc *p, struct sf_dir_ctx *c)
+{
+	u32 cap;
+
+	sf_fs_lock(p);
+	cap = p->fds->cap;
+	c->fds = kmalloc((cap ? cap : 1) * sizeof(int));
+	if (!c->fds) {
+		sf_fs_unlock(p);
+		return -ENOMEM;
+	}
+	for (u32 i = 0; i < cap; i++)
+		if (p->fds->slots[i].file)
+			c->fds[c->nfds++] = (int)i;
+	sf_fs_unlock(p);
+	return 0;
 }
 
 long sf_pseudo_getdents(struct fd_file *f, u8 *ubuf, u64 count)
 {
-	const struct sf_pseudo *d = f->obj;
+	struct proc *p = proc_current();
+	struct sf_dir_ctx c = { .d = f->obj };
 	u64 room = count < 4096 ? count : 4096, used = 0;
-	u8 *buf = kmalloc(room ? room : 1);
+	u8 *buf;
 	const char *name;
 	size_t len;
 	u8 type;
@@ -278,10 +666,20 @@ long sf_pseudo_getdents(struct fd_file *f, u8 *ubuf, u64 count)
 	s64 i;
 	long r = 0;
 
-	if (!buf)
+	if (!strcmp(c.d->path, SF_FD_DIR)) {
+		r = sf_dir_fds(p, &c);
+		if (r)
+			return r;
+	} else if (!strcmp(c.d->path, "/proc")) {
+		c.pid = p->pid;
+	}
+	buf = kmalloc(room ? room : 1);
+	if (!buf) {
+		kfree(c.fds);
 		return -ENOMEM;
+	}
 	sf_desc_lock(f);
-	for (i = f->pos; (name = sf_pseudo_dirent(d, i, &len, &type, &ino)); i++) {
+	for (i = f->pos; (name = sf_pseudo_dirent(&c, i, &len, &type, &ino)); i++) {
 		u32 n = linux_dirent64_put(buf + used, room - used, ino, i + 1, type, name, len);
 		if (!n)
 			break;
@@ -295,5 +693,6 @@ long sf_pseudo_getdents(struct fd_file *f, u8 *ubuf, u64 count)
 		f->pos = i;
 	sf_desc_unlock(f);
 	kfree(buf);
+	kfree(c.fds);
 	return r ? r : (long)used;
 }

@@ -27,13 +27,6 @@ void sys_register(unsigned nr, sys_fn_t fn)
 		sys_table[nr] = fn;
 }
 
-/* The signal numbers this file reports (Linux x86-64). */
-#define SIGILL 4
-#define SIGTRAP 5
-#define SIGBUS 7
-#define SIGFPE 8
-#define SIGSEGV 11
-
 /* A signal to handle on the way back: the frame keeps the syscall's
  * result as the interrupted rax; the handler starts with rax 0. */
 static long after_syscall(struct proc *p, struct user_regs *r, long v)

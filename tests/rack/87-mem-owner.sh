@@ -20,6 +20,13 @@
 #   * FORK (vmas and pages copied, then independent); two owners of one
 #     address space; malformed and random requests (EINVAL, node serves);
 #   * many short address spaces and a fetcher racing map/free;
+#   * mremap across vRegions through a home (group remap: the client plays
+#     the processor; m0 is the home, then m1): growing in place over a
+#     vRegion bound, moves out of a blocked or full vRegion, MREMAP_FIXED
+#     into another vRegion and across a bound, a mapping over two vRegions
+#     moved as one, DONTUNMAP, Linux's errors; data, zeros, the old range
+#     unmapped, counters back after EXIT; at least one move must go from an
+#     owner to the other node (GMM spreads the vRegions over both);
 #   * the owner counters (STATS) back to 0 on both nodes at the end.
 #
 # Cases run one at a time and share the rack t87-<tag>; each copies the
@@ -79,6 +86,8 @@ owntest() {
 		return
 	fi
 	m0=$(node_field m0 3) m1=$(node_field m1 3) s0=$(node_field s0 3) id=$(node_field m0 5)
+	# SWAP=1: m1 first (the home for group remap).
+	[ "${SWAP:-0}" = 0 ] || { m0=$(node_field m1 3) m1=$(node_field m0 3) id=$(node_field m1 5); }
 	t0=$(now_ms)
 	timeout -k 5 "$CL_TIMEOUT" ip netns exec "lego-$R" "$CLIENT" --mem "$m0" --mem2 "$m1" \
 		--storage "$s0" --node-id "$id" --busybox /bin/busybox "$@" > "$OUT/$CASE.client" 2>&1 ||
@@ -128,6 +137,22 @@ fork_case() { owntest fork nodes; }
 errors_case() { owntest errors; }
 concurrency_case() { owntest churn race; }
 
+# mremap across vRegions with each node as the home; vRegions owned by
+# different nodes must have exchanged pages at least once. GMM gives new
+# vRegions to the node with the lowest request rate (polled every second):
+# after the busy cases above that is always the idle node, so each run
+# starts after the rates have settled, when GMM alternates.
+remap_case() {
+	local sw moved=0 n
+	for sw in 0 1; do
+		sleep 3
+		SWAP=$sw owntest remap
+		n=$(sed -n 's/^remap: \([0-9]*\) moves between two nodes.*/\1/p' "$OUT/$CASE.client")
+		moved=$((moved + ${n:-0}))
+	done
+	[ "$moved" -gt 0 ] || fail "no mremap moved pages between the two nodes (GMM put every vRegion on one?)"
+}
+
 # Every owner counter is 0 again on both nodes, and the nodes still serve.
 counters_case() {
 	owntest zero
@@ -150,6 +175,7 @@ add_case file-pages-busybox with_logs files_case
 add_case fork-and-two-owners with_logs fork_case
 add_case malformed-requests with_logs errors_case
 add_case churn-and-race with_logs concurrency_case
+add_case mremap-across-vregions with_logs remap_case
 add_case counters-back-to-zero with_logs counters_case
 add_case down down_case
 run_cases

@@ -248,6 +248,86 @@ static void test_iov(void **state)
 	assert_int_equal(linux_iov_total(v, 4), -EINVAL);
 }
 
+/* comm: the basename, at most 15 bytes. */
+static void test_comm(void **state)
+{
+	char c[16];
+
+	(void)state;
+	linux_comm("/bin/busybox", c);
+	assert_string_equal(c, "busybox");
+	linux_comm("sh", c);
+	assert_string_equal(c, "sh");
+	linux_comm("/usr/bin/a-very-long-program-name", c);
+	assert_string_equal(c, "a-very-long-pro");
+	linux_comm("/dir/", c);
+	assert_string_equal(c, "");
+}
+
+/* Lines as the host's /proc/self/maps shows them: the name at column 73,
+ * an anonymous line ending in "0 ". */
+static void test_maps_line(void **state)
+{
+	char b[256];
+	int n;
+
+	(void)state;
+	n = linux_maps_line(b, sizeof(b), 0x400000, 0x401000, 0x5, false, 0x2000, 0, 0, 0,
+			    "/bin/busybox", 12);
+	assert_string_equal(b, "00400000-00401000 r-xp 00002000 00:00 0"
+			    "                                  /bin/busybox\n");
+	assert_int_equal(n, (int)strlen(b));
+	assert_int_equal(strchr(b, '/') - b, 73);
+	n = linux_maps_line(b, sizeof(b), 0x7fff92227000ull, 0x7fff92248000ull, 0x3, false, 0,
+			    0, 0, 0, "[stack]", 7);
+	assert_string_equal(b, "7fff92227000-7fff92248000 rw-p 00000000 00:00 0"
+			    "                          [stack]\n");
+	n = linux_maps_line(b, sizeof(b), 0x1000, 0x2000, 0x3, true, 0, 0xfe, 0x01, 1234, NULL,
+			    0);
+	assert_string_equal(b, "00001000-00002000 rw-s 00000000 fe:01 1234 \n");
+	assert_int_equal(n, (int)strlen(b));
+	/* Truncation: the length it needs, a NUL within cap. */
+	n = linux_maps_line(b, 10, 0x1000, 0x2000, 0, false, 0, 0, 0, 0, "x", 1);
+	assert_int_equal(n, 75);
+	assert_int_equal(strlen(b), 9);
+}
+
+/* /proc/<pid>/stat: 52 fields, comm in parentheses, the fixed values. */
+static void test_proc_stat(void **state)
+{
+	struct linux_proc_stat s = {
+		.pid = 7, .ppid = 3, .pgrp = 7, .session = 2, .state = 'R',
+		.comm = "/bin/busybox", .num_threads = 1, .vsize = 8192,
+		.startstack = 0x7ffff000, .start_brk = 0x600000,
+	};
+	char b[1024], *tok, *save = NULL;
+	unsigned long long f[53];
+	int n, i = 0;
+
+	(void)state;
+	n = linux_proc_stat_format(b, sizeof(b), &s);
+	assert_int_equal(n, (int)strlen(b));
+	assert_true(n > 0 && b[n - 1] == '\n');
+	assert_memory_equal(b, "7 (busybox) R 3 7 2 0 -1 ", 25);
+	for (tok = strtok_r(b, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		i++;
+		if (i >= 4 && i <= 52)
+			f[i] = strtoull(tok, NULL, 10);
+	}
+	assert_int_equal(i, 52);
+	assert_int_equal(f[18], 20);
+	assert_int_equal(f[20], 1);
+	assert_int_equal(f[23], 8192);
+	assert_true(f[25] == 18446744073709551615ull);
+	assert_int_equal(f[28], 0x7ffff000);
+	assert_int_equal(f[38], 17);
+	assert_int_equal(f[47], 0x600000);
+	assert_int_equal(f[52], 0);
+	/* A short buffer: the full length back, NUL-terminated. */
+	assert_int_equal(linux_proc_stat_format(b, 8, &s), n);
+	assert_int_equal(strlen(b), 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +339,9 @@ int main(void)
 		cmocka_unit_test(test_dirent),
 		cmocka_unit_test(test_statfs),
 		cmocka_unit_test(test_iov),
+		cmocka_unit_test(test_comm),
+		cmocka_unit_test(test_maps_line),
+		cmocka_unit_test(test_proc_stat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -406,8 +406,262 @@ static void test_own(void **st)
 	assert_int_equal(own_try(h, NULL, 0, &o), 0);
 	assert_int_equal(own_try(h, "/a", 0, &o), -EINVAL);
 	assert_int_equal(own_try(h, NULL, 1, &o), -EINVAL);
-	h = own(LEGO_MEM_OWN_MAPS + 1, 1, 0, 0);
+	h = own(LEGO_MEM_OWN_MOVE + 1, 1, 0, 0);
 	assert_int_equal(own_try(h, NULL, 0, &o), -EINVAL);
+}
+
+/* OWN_MOVE: the request, then exactly a lego_mem_own_move. */
+static int move_try(struct lego_mem_own_req h, struct lego_mem_own_move mv, int len_delta,
+		    struct mem_own_msg *o)
+{
+	void *b = dup_msg(&h, sizeof(h), &mv, sizeof(mv));
+	int err = mem_decode_own(b, (size_t)((long)(sizeof(h) + sizeof(mv)) + len_delta), o);
+	free(b);
+	return err;
+}
+
+static void test_own_move(void **st)
+{
+	struct mem_own_msg o;
+	struct lego_mem_own_move mv = { .dst_ipv4 = 0x0102c6c6, .dst_node = 7 };
+	struct lego_mem_own_req h = own(LEGO_MEM_OWN_MOVE, 1, 2 * GiB - 8192, 8192);
+
+	h.m.new_addr = 3 * GiB;
+	assert_int_equal(move_try(h, mv, 0, &o), 0);
+	assert_int_equal(o.mv.dst_ipv4, 0x0102c6c6);
+	assert_int_equal(o.mv.dst_port, LEGO_RPC_PORT);
+	assert_int_equal(o.mv.dst_node, 7);
+	assert_null(o.path);
+	/* framing: the tail exactly, no path */
+	assert_int_equal(move_try(h, mv, -1, &o), -EINVAL);
+	assert_int_equal(move_try(h, mv, 1, &o), -EINVAL);
+	assert_int_equal(own_try(h, NULL, 0, &o), -EINVAL);
+	h.m.path_len = 16;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.path_len = 0;
+	/* the destination's fields */
+	struct lego_mem_own_move bad = mv;
+	bad.dst_ipv4 = 0;
+	assert_int_equal(move_try(h, bad, 0, &o), -EINVAL);
+	bad = mv;
+	bad.flags = 1;
+	assert_int_equal(move_try(h, bad, 0, &o), -EINVAL);
+	bad = mv;
+	bad.dst_port = 9000;
+	assert_int_equal(move_try(h, bad, 0, &o), 0);
+	assert_int_equal(o.mv.dst_port, 9000);
+	/* the source in the vRegion, aligned, not empty */
+	h.m.addr = 2 * GiB - 4096;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.addr = 2 * GiB - 8192 + 1;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.addr = 2 * GiB - 8192;
+	h.m.len = 0;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.len = 4095;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.len = 8192;
+	/* the destination in one vRegion (any), aligned, not overlapping */
+	h.m.new_addr = 3 * GiB - 4096;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.new_addr = 3 * GiB - 8192;
+	assert_int_equal(move_try(h, mv, 0, &o), 0);
+	h.m.new_addr = 3 * GiB + 1;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.new_addr = GiB;
+	assert_int_equal(move_try(h, mv, 0, &o), 0);
+	h.m.new_addr = 2 * GiB - 12288;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.new_addr = 2 * GiB - 4096 * 4;
+	assert_int_equal(move_try(h, mv, 0, &o), 0);
+	h.m.new_addr = LEGO_USER_TOP - 4096;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+	h.m.new_addr = LEGO_USER_TOP - 8192;
+	assert_int_equal(move_try(h, mv, 0, &o), 0);
+	h.m.new_addr = ~0ULL << 12;
+	assert_int_equal(move_try(h, mv, 0, &o), -EINVAL);
+}
+
+static void test_flush_many(void **st)
+{
+	struct mem_flush_many_msg o;
+	const u32 max = LEGO_MEM_FLUSH_MANY_MAX;
+	size_t size = sizeof(struct lego_mem_flush_many_req) + (size_t)max * (8 + 4096);
+	u8 *b = calloc(1, size);
+	struct lego_mem_flush_many_req h = { .mm = 9, .count = 3 };
+
+	assert_int_equal(max, 63);
+	assert_true(size <= LEGO_RPC_MAX_MSG);
+	memcpy(b, &h, sizeof(h));
+	for (u64 i = 0; i < 3; i++) {
+		u64 a = GiB + i * 8192;
+		memcpy(b + sizeof(h) + i * 8, &a, 8);
+		memset(b + sizeof(h) + 3 * 8 + i * 4096, (int)i + 1, 4096);
+	}
+	size_t n = sizeof(h) + 3 * (8 + 4096);
+	assert_int_equal(mem_decode_flush_many(b, n, &o), 0);
+	assert_int_equal(o.h.count, 3);
+	assert_int_equal(mem_flush_many_addr(&o, 2), GiB + 16384);
+	assert_int_equal(((const u8 *)mem_flush_many_page(&o, 1))[4095], 2);
+	assert_int_equal(((const u8 *)mem_flush_many_page(&o, 2))[0], 3);
+	assert_int_equal(mem_decode_flush_many(b, n - 1, &o), -EINVAL);
+	assert_int_equal(mem_decode_flush_many(b, n + 1, &o), -EINVAL);
+	assert_int_equal(mem_decode_flush_many(b, 15, &o), -EINVAL);
+	assert_int_equal(mem_decode_flush_many(NULL, n, &o), -EINVAL);
+	/* a bad address anywhere */
+	u64 bad = GiB + 1;
+	memcpy(b + sizeof(h) + 8, &bad, 8);
+	assert_int_equal(mem_decode_flush_many(b, n, &o), -EINVAL);
+	bad = LEGO_USER_TOP;
+	memcpy(b + sizeof(h) + 8, &bad, 8);
+	assert_int_equal(mem_decode_flush_many(b, n, &o), -EINVAL);
+	bad = LEGO_USER_TOP - 4096;
+	memcpy(b + sizeof(h) + 8, &bad, 8);
+	assert_int_equal(mem_decode_flush_many(b, n, &o), 0);
+	/* count and flags */
+	h.flags = 1;
+	memcpy(b, &h, sizeof(h));
+	assert_int_equal(mem_decode_flush_many(b, n, &o), -EINVAL);
+	h.flags = 0;
+	h.count = 0;
+	memcpy(b, &h, sizeof(h));
+	assert_int_equal(mem_decode_flush_many(b, sizeof(h), &o), -EINVAL);
+	memset(b, 0, size);		/* max addresses, all 0: valid */
+	h.count = max;
+	memcpy(b, &h, sizeof(h));
+	assert_int_equal(mem_decode_flush_many(b, size, &o), 0);
+	h.count = max + 1;
+	memcpy(b, &h, sizeof(h));
+	assert_int_equal(mem_decode_flush_many(b, size, &o), -EINVAL);
+	free(b);
+	/* exactly sized buffers: the decoder reads nothing past the end */
+	for (u32 c = 1; c <= 4; c++) {
+		size_t len = sizeof(h) + c * (8 + 4096);
+		u8 *m = calloc(1, len);
+		h.count = c;
+		memcpy(m, &h, sizeof(h));
+		assert_int_equal(mem_decode_flush_many(m, len, &o), 0);
+		free(m);
+	}
+}
+
+static struct lego_mem_map_req remap(u64 addr, u64 len, u64 new_len, u32 flags, u64 new_addr)
+{
+	struct lego_mem_map_req h = { .mm = 9, .addr = addr, .len = len, .new_len = new_len,
+				      .flags = flags, .new_addr = new_addr };
+	return h;
+}
+
+static void test_mremap_args(void **st)
+{
+	const u32 MV = LEGO_MREMAP_MAYMOVE, FX = LEGO_MREMAP_FIXED, DU = LEGO_MREMAP_DONTUNMAP;
+	struct lego_mem_map_req h;
+	u64 o = 1, n = 1;
+
+	h = remap(GiB, 4095, 8193, MV, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+	assert_int_equal(o, 4096);
+	assert_int_equal(n, 12288);
+	h = remap(GiB, 0, 4096, 0, 0);		/* old_len 0: the vma decides */
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+	assert_int_equal(o, 0);
+	h = remap(GiB, 4096, 0, MV, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 4096, ~0ULL, MV, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, ~0ULL - 10, 4096, MV, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB + 1, 4096, 8192, MV, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 4096, 8192, 8, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	/* FIXED needs MAYMOVE; DONTUNMAP needs MAYMOVE and no size change */
+	h = remap(GiB, 4096, 8192, FX, 3 * GiB);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 4096, 8192, MV | FX, 3 * GiB);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+	h = remap(GiB, 4096, 4096, DU, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 4096, 8192, MV | DU, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 4096, 4096, MV | DU, 0);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+	h = remap(GiB, 4096, 4000, MV | DU | FX, 3 * GiB);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+	/* the destination: aligned, below the top, apart from the old range */
+	h = remap(GiB, 4096, 8192, MV | FX, 3 * GiB + 1);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 4096, 8192, MV | FX, LEGO_USER_TOP - 4096);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 4096, 8192, MV | FX, LEGO_USER_TOP - 8192);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+	h = remap(GiB, 8192, 4096, MV | FX, GiB + 4096);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 8192, 4096, MV | FX, GiB + 8192);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+	h = remap(GiB, 8192, 8192, MV | FX, GiB - 4096);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	h = remap(GiB, 8192, 8192, MV | FX, GiB - 8192);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+	h = remap(GiB, 4096, 4096, MV | DU, GiB);	/* a hint is checked the same way */
+	assert_int_equal(mem_mremap_args(&h, &o, &n), -EINVAL);
+	/* without FIXED or DONTUNMAP new_addr is ignored */
+	h = remap(GiB, 4096, 8192, MV, GiB + 1);
+	assert_int_equal(mem_mremap_args(&h, &o, &n), 0);
+}
+
+static void test_move_piece(void **st)
+{
+	struct mem_move_piece p;
+	const u64 from = 2 * GiB - 8192, to = 5 * GiB - 4096, end = 2 * GiB + 16384;
+	u64 pos = from;
+
+	/* source cut at its vRegion bound, destination at its own */
+	assert_true(mem_move_piece_next(30, from, to, &pos, end, &p));
+	assert_int_equal(p.src, 2 * GiB - 8192);
+	assert_int_equal(p.dst, 5 * GiB - 4096);
+	assert_int_equal(p.len, 4096);
+	assert_int_equal(p.src_index, 1);
+	assert_int_equal(p.dst_index, 4);
+	assert_true(mem_move_piece_next(30, from, to, &pos, end, &p));
+	assert_int_equal(p.src, 2 * GiB - 4096);
+	assert_int_equal(p.dst, 5 * GiB);
+	assert_int_equal(p.len, 4096);
+	assert_int_equal(p.src_index, 1);
+	assert_int_equal(p.dst_index, 5);
+	assert_true(mem_move_piece_next(30, from, to, &pos, end, &p));
+	assert_int_equal(p.src, 2 * GiB);
+	assert_int_equal(p.dst, 5 * GiB + 4096);
+	assert_int_equal(p.len, 16384);
+	assert_int_equal(p.src_index, 2);
+	assert_int_equal(p.dst_index, 5);
+	assert_false(mem_move_piece_next(30, from, to, &pos, end, &p));
+
+	/* a random model: the pieces tile the range, each inside one vRegion
+	 * at both ends, and are as long as that allows */
+	srand(7);
+	for (int k = 0; k < 2000; k++) {
+		u32 shift = 21 + (u32)(rand() % 10);
+		u64 f = ((u64)rand() << 12) % (64 * GiB), t = ((u64)rand() << 12) % (64 * GiB);
+		u64 len = ((u64)(rand() % 4096) + 1) << (12 + rand() % 8);
+		u64 at = f, expect = f, pieces = 0;
+		while (mem_move_piece_next(shift, f, t, &at, f + len, &p)) {
+			assert_int_equal(p.src, expect);
+			assert_int_equal(p.dst, t + (p.src - f));
+			assert_true(p.len > 0);
+			assert_int_equal(p.src >> shift, (p.src + p.len - 1) >> shift);
+			assert_int_equal(p.dst >> shift, (p.dst + p.len - 1) >> shift);
+			assert_int_equal(p.src_index, p.src >> shift);
+			assert_int_equal(p.dst_index, p.dst >> shift);
+			u64 e = p.src + p.len;
+			assert_true(e == f + len || !(e & ((1ULL << shift) - 1)) ||
+				    !((p.dst + p.len) & ((1ULL << shift) - 1)));
+			expect = e;
+			pieces++;
+		}
+		assert_int_equal(expect, f + len);
+		assert_true(pieces <= 2 * ((len >> shift) + 1) + 1);
+	}
 }
 
 static void test_vma_rec(void **st)
@@ -478,6 +732,8 @@ int main(void)
 		cmocka_unit_test(test_map),    cmocka_unit_test(test_fork),
 		cmocka_unit_test(test_page),   cmocka_unit_test(test_own),
 		cmocka_unit_test(test_bc),     cmocka_unit_test(test_vma_rec),
+		cmocka_unit_test(test_own_move), cmocka_unit_test(test_mremap_args),
+		cmocka_unit_test(test_move_piece), cmocka_unit_test(test_flush_many),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

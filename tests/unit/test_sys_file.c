@@ -468,6 +468,32 @@ long proc_input(struct proc *p, void *ubuf, size_t len)
 
 struct proc *proc_current(void) { return P; }
 
+/* /proc/meminfo's page allocator and /proc/self/maps' home (one MAPS
+ * reply: a file mapping and the stack). */
+u64 mem_usable_bytes = 64ull << 20;
+u64 page_alloc_free_bytes(void) { return 16ull << 20; }
+int proc_home_call(struct proc *p, u16 op, const void *req, u32 len, void *reply, u32 max,
+		   u32 *got)
+{
+	struct lego_mem_maps_reply h = { .count = 2, .more = 0 };
+	struct lego_mem_vma_rec a = { .start = 0x400000, .end = 0x402000, .pgoff = 1,
+				      .prot = 5, .flags = LEGO_MEM_VMA_FILE, .path_len = 9 };
+	struct lego_mem_vma_rec b = { .start = 0x7ffff000, .end = 0x80000000, .prot = 3,
+				      .flags = LEGO_MEM_VMA_STACK };
+	u8 *o = reply;
+
+	(void)p; (void)req; (void)len;
+	assert_int_equal(op, LEGO_OP_MEM_MAPS);
+	assert_true(max >= 8 + 40 + 16 + 40);
+	memset(o, 0, 8 + 40 + 16 + 40);
+	memcpy(o, &h, 8);
+	memcpy(o + 8, &a, 40);
+	memcpy(o + 48, "/bin/prog", 9);
+	memcpy(o + 64, &b, 40);
+	*got = 8 + 40 + 16 + 40;
+	return 0;
+}
+
 sys_fn_t sys_table[NR_SYSCALLS];
 void sys_register(unsigned nr, sys_fn_t fn)
 {
@@ -774,6 +800,72 @@ static void test_links_pseudo(void **state)
 	assert_int_equal(outlen[1], 1);
 }
 
+static int list_dir(long fd, size_t bufsz, char names[][32], int max);
+
+/* The /proc/self files made from the process: cmdline, maps, stat, the fd
+ * links and their directory, and /proc/<own pid> as /proc/self. */
+static void test_proc_self(void **state)
+{
+	char text[512], names[16][32];
+	long fd, n;
+
+	P->pid = 42;
+	memcpy(P->cmdline, "prog\0-x\0", 8);
+	P->cmdline_len = 8;
+	fd = sc(NR_open, U("/proc/self/cmdline"), O_RDONLY, 0, 0, 0);
+	assert_int_equal(sc(NR_read, fd, U(text), sizeof(text), 0, 0), 8);
+	assert_memory_equal(text, "prog\0-x\0", 8);
+
+	fd = sc(NR_open, U("/proc/42/maps"), O_RDONLY, 0, 0, 0);
+	memset(text, 0, sizeof(text));
+	n = sc(NR_read, fd, U(text), sizeof(text), 0, 0);
+	assert_int_equal(n, (long)strlen(text));
+	assert_string_equal(text,
+		"00400000-00402000 r-xp 00001000 00:00 0"
+		"                                  /bin/prog\n"
+		"7ffff000-80000000 rw-p 00000000 00:00 0"
+		"                                  [stack]\n");
+	assert_int_equal(sc(NR_open, U("/proc/41/maps"), O_RDONLY, 0, 0, 0), -ENOENT);
+
+	fd = sc(NR_open, U("/proc/self/stat"), O_RDONLY, 0, 0, 0);
+	memset(text, 0, sizeof(text));
+	assert_true(sc(NR_read, fd, U(text), sizeof(text), 0, 0) > 100);
+	assert_memory_equal(text, "42 (prog) R 1 0 0 0 -1 ", 23);
+	fd = sc(NR_open, U("/proc/meminfo"), O_RDONLY, 0, 0, 0);
+	memset(text, 0, sizeof(text));
+	assert_true(sc(NR_read, fd, U(text), sizeof(text), 0, 0) > 50);
+	assert_memory_equal(text, "MemTotal:          65536 kB\nMemFree:           16384 kB\n", 56);
+	fd = sc(NR_open, U("/proc/stat"), O_RDONLY, 0, 0, 0);
+	memset(text, 0, sizeof(text));
+	assert_true(sc(NR_read, fd, U(text), sizeof(text), 0, 0) > 50);
+	assert_memory_equal(text, "cpu  0 0 0 4936 0 0 0 0 0 0\ncpu0 0 0 0 1234 ", 42);
+	assert_non_null(strstr(text, "btime 1699999988\n"));
+
+	/* fd 0-2 are the console; an open file names its path. */
+	fd = sc(NR_open, U("/tmp/f"), O_CREAT | O_WRONLY, 0644, 0, 0);
+	assert_int_equal(fd, 8);
+	assert_int_equal(sc(NR_readlink, U("/proc/self/fd/0"), U(text), sizeof(text), 0, 0), 12);
+	assert_memory_equal(text, "/dev/console", 12);
+	assert_int_equal(sc(NR_readlink, U("/proc/42/fd/8"), U(text), sizeof(text), 0, 0), 6);
+	assert_memory_equal(text, "/tmp/f", 6);
+	assert_int_equal(sc(NR_readlink, U("/proc/self/fd/20"), U(text), sizeof(text), 0, 0),
+			 -ENOENT);
+	assert_int_equal(sc(NR_readlink, U("/proc/self/fd/3"), U(text), sizeof(text), 0, 0), 18);
+	assert_memory_equal(text, "/proc/self/cmdline", 18);
+	fd = sc(NR_open, U("/proc/self/fd/1"), O_WRONLY, 0, 0, 0);
+	assert_int_equal(sc(NR_write, fd, U("W"), 1, 0, 0), 1);
+	fd = sc(NR_open, U("/proc/self/fd"), O_RDONLY | O_DIRECTORY, 0, 0, 0);
+	assert_int_equal(fd, 10);
+	n = list_dir(fd, 4096, names, 16);
+	assert_int_equal(n, 13);
+	assert_string_equal(names[2], "0");
+	assert_string_equal(names[10], "8");
+	assert_string_equal(names[12], "10");
+	fd = sc(NR_open, U("/proc"), O_RDONLY | O_DIRECTORY, 0, 0, 0);
+	n = list_dir(fd, 4096, names, 16);
+	assert_string_equal(names[n - 1], "42");
+}
+
 /* All names getdents64 returns for fd with a user buffer of bufsz. */
 static int list_dir(long fd, size_t bufsz, char names[][32], int max)
 {
@@ -834,17 +926,22 @@ static void test_getdents(void **state)
 	long pd = sc(NR_open, U("/dev"), O_RDONLY | O_DIRECTORY, 0, 0, 0);
 	assert_true(pd >= 0);
 	n = list_dir(pd, 64, names, 64);
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 8);
 	assert_string_equal(names[0], ".");
 	assert_string_equal(names[1], "..");
 	assert_string_equal(names[2], "null");
 	assert_string_equal(names[6], "tty");
+	assert_string_equal(names[7], "console");
 	assert_int_equal(sc(NR_lseek, pd, 0, SEEK_SET, 0, 0), 0);
-	assert_int_equal(list_dir(pd, 4096, names, 64), 7);
+	assert_int_equal(list_dir(pd, 4096, names, 64), 8);
 	pd = sc(NR_open, U("/proc/self"), O_RDONLY | O_DIRECTORY, 0, 0, 0);
-	assert_int_equal(list_dir(pd, 4096, names, 64), 4);
+	assert_int_equal(list_dir(pd, 4096, names, 64), 8);
 	assert_string_equal(names[2], "exe");
 	assert_string_equal(names[3], "status");
+	assert_string_equal(names[4], "cmdline");
+	assert_string_equal(names[5], "maps");
+	assert_string_equal(names[6], "stat");
+	assert_string_equal(names[7], "fd");
 	long f = sc(NR_open, U("/d/file-00"), O_RDONLY, 0, 0, 0);
 	assert_int_equal(sc(NR_getdents64, f, U(small), sizeof(small), 0, 0), -ENOTDIR);
 }
@@ -1057,6 +1154,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_rw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_pseudo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proc_self, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_getdents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rename_unlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_misc, setup, teardown),

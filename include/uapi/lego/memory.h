@@ -96,6 +96,10 @@ enum lego_mem_opcode {
 						 * flush_addr: flush) + 4096 bytes to
 						 * flush; reply as FETCH. Both at the
 						 * same owner (the piggyback of §5.3). */
+	LEGO_OP_MEM_PAGE_FLUSH_MANY = 0x0213,	/* lego_mem_flush_many_req: several
+						 * FLUSHes in one message (an owner
+						 * pushing pages to another, OWN_MOVE);
+						 * reply empty */
 
 	/* Home -> vRegion owner. */
 	LEGO_OP_MEM_OWN = 0x0220,	/* lego_mem_own_req: one vma operation inside one
@@ -211,6 +215,9 @@ struct lego_mem_vma_rec {
 #define LEGO_MEM_VMA_HEAP 0x04
 #define LEGO_MEM_VMA_STACK 0x08
 #define LEGO_MEM_VMA_GROWSDOWN 0x10
+#define LEGO_MEM_VMA_NORESERVE 0x20	/* MAP_NORESERVE */
+#define LEGO_MEM_VMA_LOCKED 0x40	/* MAP_LOCKED */
+#define LEGO_MEM_VMA_NOHUGEPAGE 0x80	/* MAP_STACK (Linux: VM_NOHUGEPAGE) */
 #define LEGO_MEM_VMA_REC_SIZE(path_len) (40u + (((uint32_t)(path_len) + 7u) & ~7u))
 
 struct lego_mem_maps_reply {
@@ -228,6 +235,19 @@ struct lego_mem_page_req {
 	uint32_t access;
 	uint32_t reserved;
 };
+/* PAGE_FLUSH_MANY: count pages of mm, each flushed as by PAGE_FLUSH, in
+ * order; count addresses (page aligned, below LEGO_USER_TOP) follow the
+ * header, then count * 4096 bytes of pages. A failure stops there (the
+ * pages before it are stored) and is the status. */
+struct lego_mem_flush_many_req {
+	uint64_t mm;
+	uint32_t count;			/* 1 .. LEGO_MEM_FLUSH_MANY_MAX */
+	uint32_t flags;			/* 0 */
+	/* uint64_t addr[count]; uint8_t pages[count][4096]; */
+};
+#define LEGO_MEM_FLUSH_MANY_MAX \
+	((LEGO_RPC_MAX_MSG - 16u) / (8u + LEGO_PAGE_SIZE))	/* 63 */
+
 #define LEGO_MEM_ACCESS_READ 0x1
 #define LEGO_MEM_ACCESS_WRITE 0x2
 #define LEGO_MEM_ACCESS_EXEC 0x4
@@ -249,6 +269,12 @@ enum lego_mem_own_op {
 	LEGO_MEM_OWN_MAPS = 9,		/* list the vRegion's vmas from m.addr on (0: all):
 					 * reply lego_mem_own_reply, then a
 					 * lego_mem_maps_reply with its records */
+	LEGO_MEM_OWN_MOVE = 10,		/* mremap across vRegions: move the allocated pages
+					 * of [m.addr, m.addr + m.len) (in this vRegion)
+					 * to [m.new_addr, ...) at the owner named by the
+					 * lego_mem_own_move that follows the request
+					 * (path_len 0); see there. Reply value: the
+					 * number of pages moved */
 };
 
 struct lego_mem_own_req {
@@ -259,6 +285,21 @@ struct lego_mem_own_req {
 	uint32_t reserved;
 	uint64_t mmap_base;		/* top-down allocation starts below this */
 	struct lego_mem_map_req m;	/* its mm field equals c.mm */
+};
+
+/* OWN_MOVE's tail. The destination range lies in one vRegion and is
+ * mapped already (the home maps it first). The source owner pushes every
+ * page it holds in the range to the destination with PAGE_FLUSH_MANY (or,
+ * when it owns the destination too, moves them in its page map) and frees
+ * its copies only when all arrived: a failure leaves the source unchanged
+ * (some pages may have reached the destination). Pages never written
+ * move as nothing: they read as zeros (or the file) there as well. */
+struct lego_mem_own_move {
+	uint32_t dst_ipv4;		/* the destination's owner, network byte order */
+	uint16_t dst_port;		/* 0: LEGO_RPC_PORT */
+	uint16_t flags;			/* 0 */
+	uint32_t dst_node;		/* its node id (informational) */
+	uint32_t reserved;
 };
 
 struct lego_mem_own_reply {
@@ -306,6 +347,8 @@ _Static_assert(sizeof(struct lego_mem_vma_rec) == 40, "wire size");
 _Static_assert(sizeof(struct lego_mem_page_req) == 32, "wire size");
 _Static_assert(sizeof(struct lego_mem_own_req) == 112, "wire size");
 _Static_assert(sizeof(struct lego_mem_own_reply) == 32, "wire size");
+_Static_assert(sizeof(struct lego_mem_own_move) == 16, "wire size");
+_Static_assert(sizeof(struct lego_mem_flush_many_req) == 16, "wire size");
 _Static_assert(sizeof(struct lego_mem_bc_req) == 8, "wire size");
 
 #endif

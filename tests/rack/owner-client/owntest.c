@@ -11,10 +11,14 @@
  *           GROUP...
  *
  * Groups: layout, pages, bulk, files, fork, maps, errors, nodes (needs --mem2),
- * churn, race, zero. Every group frees what it made; "zero" checks that
- * the owner counters (mms_owned, vregions, vmas, pages) of every node given
- * are 0. Prints "FAIL <group>:<line>: ..." for each failed check, then
- * "owntest: N passed, M failed"; exits 0 iff nothing failed (2: usage).
+ * churn, race, remap, zero. "remap" plays a processor instead: it talks to
+ * --mem as the home of a new address space (CREATE, MMAP, MREMAP, EXIT)
+ * and fetches and flushes pages at the owners the home's vRegion array
+ * names, to check mremap across vRegions. Every group frees what it made;
+ * "zero" checks that the owner counters (mms_owned, vregions, vmas, pages)
+ * of every node given are 0. Prints "FAIL <group>:<line>: ..." for each
+ * failed check, then "owntest: N passed, M failed"; exits 0 iff nothing
+ * failed (2: usage).
  * vRegions are 1 GiB (shift 30); mm ids are LEGO_MM_ID_CLIENT_BASE | pid <<
  * 32 | counter, so that concurrent runs never share an address space.
  */
@@ -1328,6 +1332,369 @@ static void g_race(void)
 	CHECK(r == -ESRCH, "nothing left: %d", r);
 }
 
+/* ------------------------------------------------------------------ */
+/* mremap across vRegions, through the home (--mem is the home)        */
+
+#define M_NORESERVE 0x4000u
+#define M_STACK 0x20000u
+#define MR_DONTUNMAP 4u
+
+/* The home's vRegion array, from the last reply that carried one. */
+static struct {
+	uint32_t count;
+	struct lego_mem_vregion v[256];
+} lay;
+
+/* A home request (lego_mem_map_req); a layout reply updates lay. Returns
+ * the status; *value the reply's value. */
+static int h_req(uint16_t op, struct lego_mem_map_req q, uint64_t *value)
+{
+	static uint8_t buf[sizeof(struct lego_mem_layout_reply) +
+			   LEGO_MEM_VREGIONS_MAX * sizeof(struct lego_mem_vregion)];
+	size_t got = 0;
+	int r = call(mem1, op, &q, sizeof(q), buf, sizeof(buf), &got);
+	if (value)
+		*value = 0;
+	if (r < 0 || got < sizeof(struct lego_mem_layout_reply))
+		return r;
+	struct lego_mem_layout_reply l;
+	memcpy(&l, buf, sizeof(l));
+	if (value)
+		*value = l.value;
+	if (l.vregion_shift != SHIFT || got != sizeof(l) + (size_t)l.count * sizeof(lay.v[0]) ||
+	    l.count > 256) {
+		CHECK(0, "opcode %#x: layout reply of %zu bytes, shift %u, count %u", op, got,
+		      l.vregion_shift, l.count);
+		return -1000;
+	}
+	lay.count = l.count;
+	memcpy(lay.v, buf + sizeof(l), l.count * sizeof(lay.v[0]));
+	return r;
+}
+
+static int h_mmap(uint64_t mm, uint64_t addr, uint64_t len, uint32_t prot, uint32_t flags,
+		  uint64_t *at)
+{
+	struct lego_mem_map_req q = { .mm = mm, .addr = addr, .len = len, .prot = prot,
+				      .flags = flags };
+	return h_req(LEGO_OP_MEM_MMAP, q, at);
+}
+
+static int h_mremap(uint64_t mm, uint64_t addr, uint64_t len, uint64_t new_len, uint32_t flags,
+		    uint64_t new_addr, uint64_t *at)
+{
+	struct lego_mem_map_req q = { .mm = mm, .addr = addr, .len = len, .new_len = new_len,
+				      .flags = flags, .new_addr = new_addr };
+	return h_req(LEGO_OP_MEM_MREMAP, q, at);
+}
+
+/* MMAP of path (a file of the vNode). */
+static int h_mmap_file(uint64_t mm, uint64_t addr, uint64_t len, uint32_t prot, uint32_t flags,
+		       const char *path, uint64_t pgoff, uint64_t *at)
+{
+	static uint8_t buf[sizeof(struct lego_mem_map_req) + LEGO_ST_PATH_MAX];
+	static uint8_t rep[sizeof(struct lego_mem_layout_reply) +
+			   LEGO_MEM_VREGIONS_MAX * sizeof(struct lego_mem_vregion)];
+	struct lego_mem_map_req q = { .mm = mm, .addr = addr, .len = len, .prot = prot,
+				      .flags = flags, .pgoff = pgoff,
+				      .path_len = (uint16_t)strlen(path) };
+	size_t got = 0;
+	memcpy(buf, &q, sizeof(q));
+	memcpy(buf + sizeof(q), path, q.path_len);
+	int r = call(mem1, LEGO_OP_MEM_MMAP, buf, sizeof(q) + q.path_len, rep, sizeof(rep), &got);
+	struct lego_mem_layout_reply l;
+	if (r < 0 || got < sizeof(l))
+		return r < 0 ? r : -1000;
+	memcpy(&l, rep, sizeof(l));
+	*at = l.value;
+	if (l.count > 256 || got != sizeof(l) + (size_t)l.count * sizeof(lay.v[0]))
+		return -1000;
+	lay.count = l.count;
+	memcpy(lay.v, rep + sizeof(l), l.count * sizeof(lay.v[0]));
+	return 0;
+}
+
+/* The owner of addr's vRegion in lay (0: inactive). */
+static uint32_t owner_of(uint64_t addr)
+{
+	for (uint32_t i = 0; i < lay.count; i++)
+		if (lay.v[i].index == addr >> SHIFT)
+			return lay.v[i].owner_ipv4;
+	return 0;
+}
+
+/* FETCH of addr at its owner; an inactive vRegion reads as -EFAULT (a
+ * processor has nobody to ask: the address is not mapped). */
+static int h_fetch(uint64_t mm, uint64_t addr, uint8_t *page, size_t *got)
+{
+	uint32_t ip = owner_of(addr);
+	*got = 0;
+	return ip ? fetch(ip, mm, addr, A_R, page, got) : -EFAULT;
+}
+
+/* The page at addr holds busybox's page at file page fpage. */
+static void expect_file_page(uint64_t mm, uint64_t addr, uint64_t fpage, const char *what)
+{
+	uint8_t b[PG];
+	size_t got;
+	int r = h_fetch(mm, addr, b, &got);
+	CHECK(r == 0 && got == PG && !memcmp(b, bb + fpage * PG, PG),
+	      "%s: %#lx: status %d, %zu bytes, not the file's page %lu", what,
+	      (unsigned long)addr, r, got, (unsigned long)fpage);
+}
+
+static int h_flush(uint64_t mm, uint64_t addr, int seed)
+{
+	uint8_t a[PG];
+	uint32_t ip = owner_of(addr);
+	fill(a, seed);
+	return ip ? flush(ip, mm, addr, a) : -EFAULT;
+}
+
+/* The npages pages at addr hold seeds[i] (0: zeros). */
+static void expect_pages(uint64_t mm, uint64_t addr, int npages, const int *seeds,
+			 const char *what)
+{
+	uint8_t a[PG], b[PG];
+	size_t got;
+	int bad = 0;
+	for (int i = 0; i < npages; i++) {
+		int r = h_fetch(mm, addr + i * PG, b, &got);
+		if (seeds[i])
+			fill(a, seeds[i]);
+		int ok = r == 0 && (seeds[i] ? got == PG && !memcmp(a, b, PG)
+					     : (got == 0 || (got == PG && is_zero(b, PG))));
+		if (!ok && bad++ < 3)
+			CHECK(0, "%s: page %d at %#lx: status %d, %zu bytes, %s expected", what, i,
+			      (unsigned long)(addr + i * PG), r, got, seeds[i] ? "pattern" : "zeros");
+	}
+	CHECK(bad == 0, "%s: %d of %d pages wrong", what, bad, npages);
+}
+
+/* Nothing maps [addr, addr + n pages). */
+static void expect_unmapped(uint64_t mm, uint64_t addr, int npages, const char *what)
+{
+	uint8_t b[PG];
+	size_t got;
+	int bad = 0;
+	for (int i = 0; i < npages; i++) {
+		int r = h_fetch(mm, addr + i * PG, b, &got);
+		if (r != -EFAULT && bad++ < 3)
+			CHECK(0, "%s: page %d at %#lx: status %d, -EFAULT expected", what, i,
+			      (unsigned long)(addr + i * PG), r);
+	}
+	CHECK(bad == 0, "%s: %d of %d pages still mapped", what, bad, npages);
+}
+
+static int cross_moves, same_moves;
+
+/* Count a move from src to dst by whether their owners differ. */
+static void note_move(uint32_t src_ip, uint64_t dst)
+{
+	uint32_t d = owner_of(dst);
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &src_ip, a, sizeof(a));
+	inet_ntop(AF_INET, &d, b, sizeof(b));
+	printf("remap: a move to %#lx: from the owner %s to %s\n", (unsigned long)dst, a, b);
+	if (src_ip && d && src_ip != d)
+		cross_moves++;
+	else
+		same_moves++;
+}
+
+static void g_remap(void)
+{
+	struct lego_mem_stats s1, s2;
+	uint64_t mm = new_mm(), at = 0, v;
+	int r;
+
+	cross_moves = same_moves = 0;
+	stats(mem1, &s1);
+	if (mem2)
+		stats(mem2, &s2);
+	struct lego_mem_create_req c = { .mm = mm, .storage_ipv4 = sip };
+	r = call(mem1, LEGO_OP_MEM_CREATE, &c, sizeof(c), NULL, 0, NULL);
+	CHECK(r == 0, "CREATE at the home: %d", r);
+	if (r)
+		return;
+
+	/* A: 4 pages at the top of vRegion 1 grow in place into vRegion 2. */
+	const uint64_t A = 2 * GiB - 4 * PG;
+	r = h_mmap(mm, A, 4 * PG, P_R | P_W, ANON | M_FIXED, &at);
+	CHECK(r == 0 && at == A, "MMAP fixed at the top of vRegion 1: %d, %#lx", r,
+	      (unsigned long)at);
+	CHECK(h_flush(mm, A, 10) == 0 && h_flush(mm, A + 2 * PG, 12) == 0, "pattern written");
+	r = h_mremap(mm, A, 4 * PG, 8 * PG, 0, 0, &at);
+	CHECK(r == 0 && at == A, "grown in place across the vRegion bound: %d, %#lx", r,
+	      (unsigned long)at);
+	CHECK(owner_of(2 * GiB) != 0, "vRegion 2 is active");
+	expect_pages(mm, A, 8, (int[]){ 10, 0, 12, 0, 0, 0, 0, 0 }, "after growing in place");
+	CHECK(h_flush(mm, A + 5 * PG, 15) == 0, "pattern written in vRegion 2");
+	/* Grown without MAYMOVE where the bytes after it are taken: -ENOMEM. */
+	r = h_mmap(mm, A + 8 * PG, PG, P_R, ANON | M_FIXED, &at);
+	CHECK(r == 0, "a blocker after the mapping: %d", r);
+	r = h_mremap(mm, A, 8 * PG, 16 * PG, 0, 0, &at);
+	CHECK(r == -ENOMEM, "growing a blocked mapping without MAYMOVE: %d (-ENOMEM)", r);
+
+	/* B: the mapping spans vRegions 1 and 2 and is blocked: it moves. */
+	uint32_t src_ip = owner_of(A);
+	r = h_mremap(mm, A, 8 * PG, 16 * PG, MR_MAYMOVE, 0, &v);
+	CHECK(r == 0 && v != A && v >> SHIFT != 1 && v >> SHIFT != 2,
+	      "grown with MAYMOVE: moved to another vRegion: %d, %#lx", r, (unsigned long)v);
+	note_move(src_ip, v);
+	int pat_b[16] = { 10, 0, 12, 0, 0, 15 };
+	expect_pages(mm, v, 16, pat_b, "moved and grown");
+	expect_unmapped(mm, A, 8, "the old range");
+	expect_pages(mm, A + 8 * PG, 1, (int[]){ 0 }, "the blocker stays");
+
+	/* C: MREMAP_FIXED into another vRegion, same size. */
+	const uint64_t C = 3 * GiB + 16 * PG;
+	src_ip = owner_of(v);
+	r = h_mremap(mm, v, 16 * PG, 16 * PG, MR_MAYMOVE | MR_FIXED, C, &at);
+	CHECK(r == 0 && at == C, "MREMAP_FIXED to vRegion 3: %d, %#lx", r, (unsigned long)at);
+	note_move(src_ip, C);
+	expect_pages(mm, C, 16, pat_b, "at the fixed destination");
+	expect_unmapped(mm, v, 16, "the range it left");
+
+	/* D: MREMAP_FIXED to a destination spanning vRegions 4 and 5, shrinking. */
+	const uint64_t D = 5 * GiB - 2 * PG;
+	src_ip = owner_of(C);
+	r = h_mremap(mm, C, 16 * PG, 12 * PG, MR_MAYMOVE | MR_FIXED, D, &at);
+	CHECK(r == 0 && at == D, "MREMAP_FIXED across the bound of vRegions 4 and 5: %d, %#lx", r,
+	      (unsigned long)at);
+	note_move(src_ip, D);
+	expect_pages(mm, D, 12, pat_b, "at the spanning destination");
+	expect_unmapped(mm, C, 16, "the range it left");
+
+	/* E: the spanning mapping moves as a unit (fixed, into vRegion 7). */
+	const uint64_t E = 7 * GiB + PG;
+	src_ip = owner_of(D);
+	r = h_mremap(mm, D, 12 * PG, 12 * PG, MR_MAYMOVE | MR_FIXED, E, &at);
+	CHECK(r == 0 && at == E, "a mapping spanning two vRegions moved: %d, %#lx", r,
+	      (unsigned long)at);
+	note_move(src_ip, E);
+	expect_pages(mm, E, 12, pat_b, "the spanning mapping moved");
+	expect_unmapped(mm, D, 12, "the spanning range it left");
+
+	/* F: MREMAP_DONTUNMAP: the pages move, the source stays mapped, empty. */
+	const uint64_t F = 9 * GiB;
+	src_ip = owner_of(E);
+	r = h_mremap(mm, E, 12 * PG, 12 * PG, MR_MAYMOVE | MR_FIXED | MR_DONTUNMAP, F, &at);
+	CHECK(r == 0 && at == F, "MREMAP_DONTUNMAP to vRegion 9: %d, %#lx", r, (unsigned long)at);
+	note_move(src_ip, F);
+	expect_pages(mm, F, 12, pat_b, "after DONTUNMAP");
+	expect_pages(mm, E, 12, (int[12]){ 0 }, "the source after DONTUNMAP (zeros)");
+
+	/* A private file mapping over two vRegions keeps its file, offsets
+	 * and written pages when it moves, and grows with the file's pages. */
+	load_busybox();
+	const uint64_t FM = 19 * GiB - 2 * PG, FM2 = 21 * GiB + 8 * PG;
+	r = h_mmap_file(mm, FM, 4 * PG, P_R | P_W, M_PRIVATE | M_FIXED, "/bin/busybox", 1, &at);
+	CHECK(r == 0 && at == FM, "MMAP of /bin/busybox over vRegions 18 and 19: %d", r);
+	CHECK(h_flush(mm, FM + 2 * PG, 31) == 0, "a private copy written");
+	src_ip = owner_of(FM);
+	r = h_mremap(mm, FM, 4 * PG, 4 * PG, MR_MAYMOVE | MR_FIXED, FM2, &at);
+	CHECK(r == 0 && at == FM2, "the file mapping moved: %d, %#lx", r, (unsigned long)at);
+	note_move(src_ip, FM2);
+	expect_file_page(mm, FM2, 1, "moved file mapping");
+	expect_file_page(mm, FM2 + PG, 2, "moved file mapping");
+	expect_pages(mm, FM2 + 2 * PG, 1, (int[]){ 31 }, "moved file mapping's private copy");
+	expect_file_page(mm, FM2 + 3 * PG, 4, "moved file mapping");
+	expect_unmapped(mm, FM, 4, "the file mapping's old range");
+	r = h_mremap(mm, FM2, 4 * PG, 6 * PG, 0, 0, &at);
+	CHECK(r == 0 && at == FM2, "the file mapping grown in place: %d", r);
+	expect_file_page(mm, FM2 + 5 * PG, 6, "grown file mapping");
+
+	/* G: a vRegion without room: its owner cannot move the mapping
+	 * inside it, so the home moves it to another vRegion. */
+	const uint64_t G = 11 * GiB;
+	r = h_mmap(mm, G, 2 * PG, P_R | P_W, ANON | M_FIXED, &at);
+	CHECK(r == 0, "MMAP in vRegion 11: %d", r);
+	r = h_mmap(mm, G + 2 * PG, GiB - 2 * PG, 0, ANON | M_FIXED | M_NORESERVE, &at);
+	CHECK(r == 0, "the rest of vRegion 11 filled: %d", r);
+	CHECK(h_flush(mm, G + PG, 21) == 0, "pattern written in vRegion 11");
+	r = h_mremap(mm, G, 2 * PG, 4 * PG, 0, 0, &at);
+	CHECK(r == -ENOMEM, "no room to grow, no MAYMOVE: %d (-ENOMEM)", r);
+	src_ip = owner_of(G);
+	r = h_mremap(mm, G, 2 * PG, 4 * PG, MR_MAYMOVE, 0, &v);
+	CHECK(r == 0 && v >> SHIFT != 11, "moved out of the full vRegion: %d, %#lx", r,
+	      (unsigned long)v);
+	note_move(src_ip, v);
+	expect_pages(mm, v, 4, (int[]){ 0, 21, 0, 0 }, "moved out of the full vRegion");
+	expect_unmapped(mm, G, 2, "the range it left in vRegion 11");
+
+	/* Bulk: 150 written pages of 300 (more than two PAGE_FLUSH_MANY
+	 * batches) move to another vRegion and over a bound. */
+	const int NB = 300;
+	const uint64_t B1 = 23 * GiB + 64 * PG, B2 = 26 * GiB - 100 * PG;
+	static int pat[300];
+	r = h_mmap(mm, B1, NB * PG, P_R | P_W, ANON | M_FIXED, &at);
+	CHECK(r == 0, "MMAP of %d pages in vRegion 23: %d", NB, r);
+	int wbad = 0;
+	for (int i = 0; i < NB; i++) {
+		pat[i] = i % 2 ? 0 : 1000 + i;
+		if (pat[i] && h_flush(mm, B1 + i * PG, pat[i]))
+			wbad++;
+	}
+	CHECK(wbad == 0, "%d pages written", NB / 2);
+	src_ip = owner_of(B1);
+	r = h_mremap(mm, B1, NB * PG, NB * PG, MR_MAYMOVE | MR_FIXED, B2, &at);
+	CHECK(r == 0 && at == B2, "%d pages moved over the bound of vRegions 25 and 26: %d", NB,
+	      r);
+	note_move(src_ip, B2);
+	expect_pages(mm, B2, NB, pat, "the bulk move");
+	expect_unmapped(mm, B1, 4, "the bulk's old range");
+
+	/* The mapping's flags go with it (MAPS at the new owner). */
+	const uint64_t K1 = 27 * GiB, K2 = 29 * GiB + 4 * PG;
+	r = h_mmap(mm, K1, 2 * PG, P_R | P_W, ANON | M_FIXED | M_NORESERVE | M_STACK, &at);
+	CHECK(r == 0, "MMAP noreserve,stack: %d", r);
+	r = h_mremap(mm, K1, 2 * PG, 2 * PG, MR_MAYMOVE | MR_FIXED, K2, &at);
+	CHECK(r == 0 && at == K2, "moved to vRegion 29: %d", r);
+	struct maps km;
+	r = o_maps(owner_of(K2), mm, 29, 0, &km);
+	CHECK(r == 0 && km.count == 1 && km.v[0].r.start == K2 && km.v[0].r.end == K2 + 2 * PG &&
+		      km.v[0].r.flags == (LEGO_MEM_VMA_NORESERVE | LEGO_MEM_VMA_NOHUGEPAGE),
+	      "MAPS at the new owner: %d, %u records, flags %#x", r, km.count,
+	      km.count ? km.v[0].r.flags : 0);
+	free(km.v);
+
+	/* Errors as on Linux. */
+	r = h_mremap(mm, F, PG, 2 * PG, MR_FIXED, 13 * GiB, &at);
+	CHECK(r == -EINVAL, "FIXED without MAYMOVE: %d (-EINVAL)", r);
+	r = h_mremap(mm, F, 4 * PG, 4 * PG, MR_MAYMOVE | MR_FIXED, F + 2 * PG, &at);
+	CHECK(r == -EINVAL, "a destination overlapping the source: %d (-EINVAL)", r);
+	r = h_mremap(mm, F + 1, PG, 2 * PG, MR_MAYMOVE, 0, &at);
+	CHECK(r == -EINVAL, "misaligned: %d (-EINVAL)", r);
+	r = h_mremap(mm, F, 2 * PG, 2 * PG, MR_MAYMOVE | MR_FIXED, PG, &at);
+	CHECK(r == -EPERM, "a destination below mmap_min_addr: %d (-EPERM)", r);
+	r = h_mremap(mm, 13 * GiB, PG, 2 * PG, MR_MAYMOVE, 0, &at);
+	CHECK(r == -EFAULT, "an inactive vRegion: %d (-EFAULT)", r);
+	r = h_mremap(mm, F + GiB / 2, PG, 2 * PG, MR_MAYMOVE, 0, &at);
+	CHECK(r == -EFAULT, "an unmapped address: %d (-EFAULT)", r);
+	const uint64_t H = 15 * GiB - PG;
+	r = h_mmap(mm, H, PG, P_R | P_W, ANON | M_FIXED, &at);
+	r |= h_mmap(mm, H + PG, PG, P_R, ANON | M_FIXED, &at);
+	CHECK(r == 0, "two different vmas on both sides of a vRegion bound: %d", r);
+	r = h_mremap(mm, H, 2 * PG, 4 * PG, MR_MAYMOVE, 0, &at);
+	CHECK(r == -EFAULT, "growing a range over two vmas: %d (-EFAULT)", r);
+	r = h_mremap(mm, H, 2 * PG, 2 * PG, MR_MAYMOVE | MR_FIXED, 17 * GiB, &at);
+	CHECK(r == -EFAULT, "moving a range over two vmas: %d (-EFAULT)", r);
+
+	printf("remap: %d moves between two nodes, %d on one node\n", cross_moves, same_moves);
+
+	/* Everything goes with the address space. */
+	struct lego_mem_map_req q = { .mm = mm };
+	r = h_req(LEGO_OP_MEM_EXIT, q, NULL);
+	CHECK(r == 0, "EXIT: %d", r);
+	same_counters(mem1, &s1, "home node after EXIT");
+	if (mem2)
+		same_counters(mem2, &s2, "second node after EXIT");
+	struct lego_mem_stats s;
+	stats(mem1, &s);
+	CHECK(s.mms_home == s1.mms_home, "mms_home back to %lu: %lu", s1.mms_home, s.mms_home);
+}
+
 static void g_zero(uint32_t ip)
 {
 	struct lego_mem_stats s;
@@ -1343,7 +1710,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: owntest --mem IP [--mem2 IP] --storage IP [--node-id N] "
 			"[--busybox FILE] GROUP...\n"
-			"groups: layout pages bulk files fork maps errors nodes churn race zero\n");
+			"groups: layout pages bulk files fork maps errors nodes churn race remap "
+			"zero\n");
 	exit(2);
 }
 
@@ -1397,6 +1765,8 @@ int main(int argc, char **argv)
 			g_churn();
 		else if (!strcmp(group, "race"))
 			g_race();
+		else if (!strcmp(group, "remap"))
+			g_remap();
 		else if (!strcmp(group, "zero")) {
 			g_zero(mem1);
 			if (mem2)
