@@ -14,6 +14,7 @@
 #include <lego/spinlock.h>
 #include <lego/string.h>
 #include <lego/uaccess.h>
+#include <lego/time.h>
 #include <lego/wait.h>
 #include <uapi/lego/linux_abi.h>
 #include "proc.h"
@@ -150,10 +151,12 @@ long pipe_read(struct proc *p, struct fd_file *f, u8 *ubuf, u64 count)
 			kfree(bounce);
 			return -EAGAIN;
 		}
-		wait_event(pp->rq, __atomic_load_n(&pp->len, __ATOMIC_ACQUIRE) ||
-				   !__atomic_load_n(&pp->writer, __ATOMIC_ACQUIRE) ||
-				   __atomic_load_n(&p->exiting, __ATOMIC_ACQUIRE));
-		if (p->exiting) {
+		/* Looked at again every 100 ms too: a signal or a kill does not
+		 * wake this queue. */
+		wait_event_timeout(pp->rq, __atomic_load_n(&pp->len, __ATOMIC_ACQUIRE) ||
+					   !__atomic_load_n(&pp->writer, __ATOMIC_ACQUIRE) ||
+					   signal_pending(p), 100000000ull);
+		if (signal_pending(p) && !__atomic_load_n(&pp->len, __ATOMIC_ACQUIRE)) {
 			kfree(bounce);
 			return -EINTR;
 		}
@@ -210,11 +213,12 @@ long pipe_write(struct proc *p, struct fd_file *f, const u8 *ubuf, u64 count)
 				kfree(bounce);
 				return done + put ? (long)(done + put) : -EAGAIN;
 			}
-			wait_event(pp->wq, PIPE_SIZE - __atomic_load_n(&pp->len, __ATOMIC_ACQUIRE) >=
+			wait_event_timeout(pp->wq,
+					   PIPE_SIZE - __atomic_load_n(&pp->len, __ATOMIC_ACQUIRE) >=
 						   (count <= PIPE_BUF_ATOMIC ? n - put : 1) ||
 					   !__atomic_load_n(&pp->reader, __ATOMIC_ACQUIRE) ||
-					   __atomic_load_n(&p->exiting, __ATOMIC_ACQUIRE));
-			if (p->exiting) {
+					   signal_pending(p), 100000000ull);
+			if (signal_pending(p)) {
 				kfree(bounce);
 				return done + put ? (long)(done + put) : -EINTR;
 			}

@@ -220,6 +220,7 @@ struct proc *proc_find_pid(int pid);	/* with a reference */
 
 void proc_init(void);
 void sys_proc_init(void);
+void poll_init(void);
 /* strace.c: one syscall of a --strace process, to the client. */
 void strace_report(struct proc *p, const u64 args[6], u64 nr, long ret, bool noreturn);
 /* The services of every process's fd table (proc.c). */

@@ -30,6 +30,7 @@
 #define SIG_DFL 0
 #define SIG_IGN 1
 #define SA_SIGINFO 0x4
+#define SA_RESTART 0x10000000
 #define SA_ONSTACK 0x08000000
 #define SA_RESTORER 0x04000000
 #define SA_NODEFER 0x40000000
@@ -184,6 +185,23 @@ static int setup_frame(struct proc *p, struct pthr *t, struct user_regs *r, int 
 
 bool signal_deliver(struct proc *p, struct user_regs *r)
 {
+	return signal_deliver_restart(p, r, -1);
+}
+
+/* Syscalls Linux restarts after a handler installed with SA_RESTART. */
+static bool restartable(long nr)
+{
+	switch (nr) {
+	case 0: case 1: case 17: case 18: case 19: case 20:	/* read/write family */
+	case 61: case 202: case 40:		/* wait4, futex, sendfile */
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool signal_deliver_restart(struct proc *p, struct user_regs *r, long nr)
+{
 	struct pthr *t = pthr_current();
 
 	if (!t || !(__atomic_load_n(&p->sig_pending, __ATOMIC_ACQUIRE) & ~t->sigmask))
@@ -211,6 +229,12 @@ bool signal_deliver(struct proc *p, struct user_regs *r)
 		return false;
 	}
 	info.signo = sig;
+	/* An interrupted syscall that SA_RESTART restarts: the frame resumes
+	 * at its syscall instruction (2 bytes back) with its number in rax. */
+	if (nr >= 0 && (long)r->rax == -EINTR && (ka.flags & SA_RESTART) && restartable(nr)) {
+		r->rax = (u64)nr;
+		r->rip -= 2;
+	}
 	if (setup_frame(p, t, r, sig, &ka, &info) < 0) {
 		/* No room or no restorer: Linux kills with SIGSEGV. */
 		proc_exit_group(p, 11);

@@ -57,6 +57,9 @@ bool signal_pending(struct proc *p);
 /* Run a pending, unblocked handler: the frame is built and regs point at
  * it. true when one was set up. */
 bool signal_deliver(struct proc *p, struct user_regs *r);
+/* The same after syscall nr returned r->rax: an -EINTR under SA_RESTART
+ * makes the frame restart it (nr < 0: not after a syscall). */
+bool signal_deliver_restart(struct proc *p, struct user_regs *r, long nr);
 /* A fault signal (SIGSEGV, ...) with a handler installed and unblocked:
  * set it up (true); false: the default action applies. */
 bool signal_fault(struct proc *p, struct user_regs *r, int sig, u64 addr);

@@ -163,7 +163,7 @@ static long sleep_until(struct proc *p, u64 deadline)
 	return 0;
 }
 
-static long do_nanosleep(const void *ureq, bool absolute, int clk)
+static long do_nanosleep(const void *ureq, void *urem, bool absolute, int clk)
 {
 	struct ktimespec ts;
 	if (copy_from_user(&ts, ureq, sizeof(ts)))
@@ -180,12 +180,20 @@ static long do_nanosleep(const void *ureq, bool absolute, int clk)
 	} else {
 		deadline = t;
 	}
-	return sleep_until(proc_current(), deadline);
+	long e = sleep_until(proc_current(), deadline);
+	/* Interrupted: the time left, for a relative sleep. */
+	if (e == -EINTR && urem && !absolute) {
+		u64 now = ktime_ns(), left = deadline > now ? deadline - now : 0;
+		struct ktimespec rem = { (s64)(left / 1000000000ull), (s64)(left % 1000000000ull) };
+		if (copy_to_user(urem, &rem, sizeof(rem)))
+			return -EFAULT;
+	}
+	return e;
 }
 
 static long sys_nanosleep(struct user_regs *r)
 {
-	return do_nanosleep((const void *)r->rdi, false, CLOCK_MONOTONIC);
+	return do_nanosleep((const void *)r->rdi, (void *)r->rsi, false, CLOCK_MONOTONIC);
 }
 
 static long sys_clock_nanosleep(struct user_regs *r)
@@ -194,7 +202,8 @@ static long sys_clock_nanosleep(struct user_regs *r)
 	clock_ns((int)r->rdi, &err);
 	if (err)
 		return err;
-	return do_nanosleep((const void *)r->rdx, r->rsi & 1 /* TIMER_ABSTIME */, (int)r->rdi);
+	return do_nanosleep((const void *)r->rdx, (void *)r->r10, r->rsi & 1 /* TIMER_ABSTIME */,
+			    (int)r->rdi);
 }
 
 static long sys_getrandom(struct user_regs *r)

@@ -34,7 +34,7 @@ static long after_syscall(struct proc *p, struct user_regs *r, long v)
 	if (!(__atomic_load_n(&p->sig_pending, __ATOMIC_ACQUIRE) & ~pthr_current()->sigmask))
 		return v;
 	r->rax = (u64)v;
-	return signal_deliver(p, r) ? 0 : v;
+	return signal_deliver_restart(p, r, (long)r->error) ? 0 : v;
 }
 
 /* A syscall of a process run with --strace: reported to the client after
@@ -220,4 +220,5 @@ void syscall_init(void)
 	sys_proc_init();
 	pipe_init();
 	signal_init();
+	poll_init();
 }
