@@ -129,6 +129,7 @@ struct pthr {
 	u64 clear_child_tid;		/* set_tid_address / CLONE_CHILD_CLEARTID */
 	u64 robust_list;
 	u64 sigmask;			/* blocked signals */
+	char name[16];			/* prctl(PR_SET_NAME) */
 	u64 altstack_sp, altstack_size;	/* sigaltstack; size 0: none */
 	u64 frame_mask;			/* rt_sigsuspend: the mask the next frame restores */
 	bool frame_mask_set;

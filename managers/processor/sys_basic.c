@@ -356,6 +356,72 @@ static long sys_madvise(struct user_regs *r)
 	return (r->rdi & 4095) ? -EINVAL : 0;	/* advice only */
 }
 
+
+struct ksysinfo {
+	s64 uptime;
+	u64 loads[3];
+	u64 totalram, freeram, sharedram, bufferram, totalswap, freeswap;
+	u16 procs, pad;
+	u32 pad2;
+	u64 totalhigh, freehigh;
+	u32 mem_unit;
+	u8 reserved[4];
+};
+
+static long sys_sysinfo(struct user_regs *r)
+{
+	struct ksysinfo si;
+
+	memset(&si, 0, sizeof(si));
+	si.uptime = (s64)(ktime_ns() / 1000000000ull);
+	si.totalram = mem_usable_bytes;
+	si.freeram = page_alloc_free_bytes();
+	si.procs = 1;
+	si.mem_unit = 1;
+	return copy_to_user((void *)r->rdi, &si, sizeof(si)) ? -EFAULT : 0;
+}
+
+/* Nothing is measured per process yet: all times and counts are zero. */
+static long sys_getrusage(struct user_regs *r)
+{
+	u8 ru[144] = { 0 };
+	s32 who = (s32)r->rdi;
+	if (who != 0 && who != -1 && who != 1)	/* SELF, CHILDREN, THREAD */
+		return -EINVAL;
+	return copy_to_user((void *)r->rsi, ru, sizeof(ru)) ? -EFAULT : 0;
+}
+
+static long sys_times(struct user_regs *r)
+{
+	u64 tms[4] = { 0, 0, 0, 0 };
+	if (r->rdi && copy_to_user((void *)r->rdi, tms, sizeof(tms)))
+		return -EFAULT;
+	return (long)(ktime_ns() / 10000000ull);	/* clock ticks (100 Hz) since boot */
+}
+
+#define PR_SET_NAME 15
+#define PR_GET_NAME 16
+
+static long sys_prctl(struct user_regs *r)
+{
+	struct pthr *t = pthr_current();
+	switch (r->rdi) {
+	case PR_SET_NAME: {
+		char n[16];
+		long l = strncpy_from_user(n, (const char *)r->rsi, sizeof(n));
+		if (l < 0)
+			return l;
+		n[sizeof(n) - 1] = '\0';
+		memcpy(t->name, n, sizeof(t->name));
+		return 0;
+	}
+	case PR_GET_NAME:
+		return copy_to_user((void *)r->rsi, t->name, sizeof(t->name)) ? -EFAULT : 0;
+	default:
+		return -EINVAL;
+	}
+}
+
 void sys_basic_init(void)
 {
 	sys_register(60, sys_exit);
@@ -383,5 +449,9 @@ void sys_basic_init(void)
 	sys_register(273, sys_set_robust_list);
 	sys_register(95, sys_umask);
 	sys_register(79, sys_getcwd);
+	sys_register(99, sys_sysinfo);	/* partial: no load averages, one process */
+	sys_register(98, sys_getrusage);	/* partial: nothing measured, zeros */
+	sys_register(100, sys_times);	/* partial: CPU times are zero */
+	sys_register(157, sys_prctl);	/* partial: PR_SET_NAME and PR_GET_NAME only */
 	sys_register(28, sys_madvise);	/* partial: advice accepted and ignored */
 }

@@ -612,7 +612,7 @@ void sys_path_init(void)
 	sys_register(82, sys_rename);
 	sys_register(83, sys_mkdir);
 	sys_register(84, sys_rmdir);
-	sys_register(86, sys_link);
+	sys_register(86, sys_link);	/* partial: EPERM: the store has no hard links */
 	sys_register(87, sys_unlink);
 	sys_register(88, sys_symlink);
 	sys_register(90, sys_chmod);
@@ -624,7 +624,7 @@ void sys_path_init(void)
 	sys_register(133, sys_mknod);
 	sys_register(258, sys_mkdirat);
 	sys_register(259, sys_mknodat);
-	sys_register(265, sys_linkat);
+	sys_register(265, sys_linkat);	/* partial: EPERM: the store has no hard links */
 	sys_register(263, sys_unlinkat);
 	sys_register(264, sys_renameat);
 	sys_register(266, sys_symlinkat);

@@ -348,12 +348,45 @@ static long sys_getsid(struct user_regs *r)
 	return s;
 }
 
+/* waitid: as wait4, the result as a siginfo. */
+static long sys_waitid(struct user_regs *r)
+{
+	int idtype = (int)r->rdi, id = (int)r->rsi, options = (int)r->r10;
+	const int wexited = 4, wnohang = 1, p_all = 0, p_pid = 1, p_pgid = 2;
+	u32 status = 0;
+
+	if (!(options & wexited))
+		return -EINVAL;	/* stopped/continued children are not tracked */
+	int pid = idtype == p_all ? -1 : idtype == p_pid ? id : idtype == p_pgid ? -id : 0;
+	if (idtype != p_all && idtype != p_pid && idtype != p_pgid)
+		return -EINVAL;
+	if (idtype == p_pgid && !id)
+		pid = 0;
+	long got = proc_wait(proc_current(), pid, options & wnohang, &status);
+	if (got < 0)
+		return got;
+	if (r->rdx) {
+		s32 si[32];
+		memset(si, 0, sizeof(si));
+		if (got > 0) {
+			si[0] = SIGCHLD;
+			si[2] = status & 0x7f ? 2 : 1;	/* CLD_KILLED : CLD_EXITED */
+			si[4] = (s32)got;
+			si[6] = status & 0x7f ? (s32)(status & 0x7f) : (s32)((status >> 8) & 0xff);
+		}
+		if (copy_to_user((void *)r->rdx, si, sizeof(si)))
+			return -EFAULT;
+	}
+	return 0;
+}
+
 void sys_proc_init(void)
 {
 	sys_register(57, sys_fork);
 	sys_register(58, sys_fork);	/* partial: vfork as fork (a copy, the parent not suspended) */
 	sys_register(59, sys_execve);
 	sys_register(61, sys_wait4);	/* partial: no stopped/continued children, rusage zero */
+	sys_register(247, sys_waitid);	/* partial: WEXITED only */
 	sys_register(62, sys_kill);	/* partial: stop/continue ignored */
 	sys_register(234, sys_tgkill);	/* partial: to the process, not the thread */
 	sys_register(200, sys_tkill);	/* partial: to the process, not the thread */

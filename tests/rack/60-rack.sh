@@ -150,7 +150,7 @@ errors_case() {
 	expect_rk_rc 2 "not a node name"
 	rk run
 	expect_rk_rc 2
-	expect_out "not yet available"
+	expect_out "run needs a program"
 	RK_RC=0
 	RK_OUT=$(LEGO_ISO_DIR="$OUT/no-isos" "$RACK" up --name "$RX" 2>&1) || RK_RC=$?
 	echo "missing ISO dir: $RK_OUT"
