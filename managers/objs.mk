@@ -1,6 +1,6 @@
 obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/monitor.o
 # Processes, threads and the Linux syscall shim (paper §4.3).
-obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/proc.o managers/processor/run.o \
+obj-$(CONFIG_PERSONALITY_PROCESSOR) += managers/processor/proc.o managers/processor/proc_maps.o managers/processor/run.o \
 	managers/processor/syscall.o managers/processor/futex.o managers/processor/sys_basic.o \
 	managers/processor/sys_mm.o managers/processor/sys_thread.o managers/processor/sys_proc.o managers/processor/pipe.o managers/processor/strace.o managers/processor/signal.o managers/processor/poll.o managers/memory/vregion.o \
 	managers/processor/sys_file.o managers/processor/sys_stat.o managers/processor/linux_pack.o

@@ -294,48 +294,16 @@ void proc_vregions_update(struct proc *p, const struct lego_mem_layout_reply *l,
 	kfree(old);
 }
 
+static int layout_rec(void *ctx, const struct lego_mem_vma_rec *rec, const char *path)
+{
+	return prange_add(ctx, rec->start, rec->end, rec->prot, rec->flags);
+}
+
 int proc_layout_refresh(struct proc *p)
 {
-	u32 max = 64 * 1024 + sizeof(struct lego_mem_maps_reply);
-	u8 *buf = kmalloc(max);
 	struct prange_set ns = { 0 };
-	struct lego_mem_map_req q;
-	int r = 0;
+	int r = proc_maps_walk(p, layout_rec, &ns);
 
-	if (!buf)
-		return -ENOMEM;
-	memset(&q, 0, sizeof(q));
-	q.mm = p->mm;
-	for (;;) {
-		u32 got = 0;
-		r = proc_home_call(p, LEGO_OP_MEM_MAPS, &q, sizeof(q), buf, max, &got);
-		if (r < 0)
-			break;
-		struct lego_mem_maps_reply h;
-		if (got < sizeof(h)) {
-			r = -EPROTO;
-			break;
-		}
-		memcpy(&h, buf, sizeof(h));
-		u32 off = sizeof(h);
-		u64 last = q.addr;
-		for (u32 i = 0; i < h.count; i++) {
-			struct lego_mem_vma_rec rec;
-			if (off + sizeof(rec) > got) {
-				r = -EPROTO;
-				break;
-			}
-			memcpy(&rec, buf + off, sizeof(rec));
-			off += LEGO_MEM_VMA_REC_SIZE(rec.path_len);
-			if ((r = prange_add(&ns, rec.start, rec.end, rec.prot, rec.flags)) < 0)
-				break;
-			last = rec.end;
-		}
-		if (r < 0 || !h.more || last == q.addr)
-			break;
-		q.addr = last;
-	}
-	kfree(buf);
 	if (r < 0) {
 		kfree(ns.r);
 		return r;

@@ -180,6 +180,13 @@ int prange_add(struct prange_set *s, u64 start, u64 end, u32 prot, u32 flags);
 void prange_remove(struct prange_set *s, u64 start, u64 end);
 const struct prange *prange_find(const struct prange_set *s, u64 addr);
 
+/* Every vma of p as its home reports them (MAPS, paged), in address
+ * order: fn gets each record and its path (NULL: none; path_len bytes,
+ * no NUL). fn returns 0 to go on, > 0 to stop (the walk returns 0), < 0
+ * to fail with that error. proc_maps.c. */
+typedef int (*proc_maps_fn)(void *ctx, const struct lego_mem_vma_rec *rec, const char *path);
+int proc_maps_walk(struct proc *p, proc_maps_fn fn, void *ctx);
+
 /* A request to the home of p: 0/the status, reply into buf. */
 int proc_home_call(struct proc *p, u16 op, const void *req, u32 len, void *reply, u32 max,
 		   u32 *got);

@@ -248,77 +248,42 @@ static int sf_ppid(struct proc *p)
 	return par ? par->pid : 1;
 }
 
-/* /proc/self/maps from the home's MAPS, paged as proc_layout_refresh
- * does. Returns the length, or a negative errno. */
+/* /proc/self/maps, a line per vma the home reports. */
+struct maps_text {
+	char *buf;
+	size_t cap, n;
+};
+
+static int maps_line(void *ctx, const struct lego_mem_vma_rec *rec, const char *path)
+{
+	struct maps_text *t = ctx;
+	const char *name = path;
+	size_t nlen = rec->path_len;
+
+	if (!path && (rec->flags & LEGO_MEM_VMA_HEAP)) {
+		name = "[heap]";
+		nlen = 6;
+	} else if (!path && (rec->flags & LEGO_MEM_VMA_STACK)) {
+		name = "[stack]";
+		nlen = 7;
+	}
+	int w = linux_maps_line(t->buf + t->n, t->cap - t->n, rec->start, rec->end, rec->prot,
+				rec->flags & LEGO_MEM_VMA_SHARED,
+				(rec->flags & LEGO_MEM_VMA_FILE) ? rec->pgoff * PAGE_SIZE : 0,
+				0, 0, 0, name, nlen);
+	if (w < 0 || (size_t)w >= t->cap - t->n)
+		return 1;	/* full: the first lines are what fits */
+	t->n += (size_t)w;
+	return 0;
+}
+
+/* Returns the length, or a negative errno. */
 static long sf_maps_text(struct proc *p, char *buf, size_t cap)
 {
-	u32 max = 16 * 1024;
-	u8 *rb = kmalloc(max);
-	struct lego_mem_map_req q;
-	size_t n = 0;
-	long r = 0;
+	struct maps_text t = { buf, cap, 0 };
+	int r = proc_maps_walk(p, maps_line, &t);
 
-	if (!rb)
-		return -ENOMEM;
-	memset(&q, 0, sizeof(q));
-	q.mm = p->mm;
-	for (;;) {
-		struct lego_mem_maps_reply h;
-		u32 got = 0, off = sizeof(h);
-		u64 last = q.addr;
-
-		r = proc_home_call(p, LEGO_OP_MEM_MAPS, &q, sizeof(q), rb, max, &got);
-		if (r < 0)
-			break;
-		if (got < sizeof(h)) {
-			r = -EPROTO;
-			break;
-		}
-		memcpy(&h, rb, sizeof(h));
-		for (u32 i = 0; i < h.count; i++) {
-			struct lego_mem_vma_rec rec;
-			const char *name = NULL;
-			size_t nlen = 0;
-			int w;
-
-			if (off + sizeof(rec) > got) {
-				r = -EPROTO;
-				break;
-			}
-			memcpy(&rec, rb + off, sizeof(rec));
-			if (off + LEGO_MEM_VMA_REC_SIZE(rec.path_len) > got) {
-				r = -EPROTO;
-				break;
-			}
-			if (rec.path_len) {
-				name = (const char *)rb + off + sizeof(rec);
-				nlen = rec.path_len;
-			} else if (rec.flags & LEGO_MEM_VMA_HEAP) {
-				name = "[heap]";
-				nlen = 6;
-			} else if (rec.flags & LEGO_MEM_VMA_STACK) {
-				name = "[stack]";
-				nlen = 7;
-			}
-			off += LEGO_MEM_VMA_REC_SIZE(rec.path_len);
-			w = linux_maps_line(buf + n, cap - n, rec.start, rec.end, rec.prot,
-					    rec.flags & LEGO_MEM_VMA_SHARED,
-					    (rec.flags & LEGO_MEM_VMA_FILE) ? rec.pgoff * PAGE_SIZE : 0,
-					    0, 0, 0, name, nlen);
-			if (w < 0 || (size_t)w >= cap - n) {
-				r = 0;	/* full: the first lines are what fits */
-				goto out;
-			}
-			n += (size_t)w;
-			last = rec.end;
-		}
-		if (r < 0 || !h.more || last == q.addr)
-			break;
-		q.addr = last;
-	}
-out:
-	kfree(rb);
-	return r < 0 ? r : (long)n;
+	return r < 0 ? r : (long)t.n;
 }
 
 /* The sum of the layout copy's ranges: the address space's size. */

@@ -60,8 +60,10 @@ UNIT_SRCS_linux_pack := managers/processor/linux_pack.c
 # The file syscalls against a model storage; proc.h needs the arch headers.
 UNIT_SRCS_sys_file := managers/processor/sys_file.c managers/processor/sys_lookup.c \
 	managers/processor/sys_stat.c managers/processor/sys_path.c managers/processor/sys_pseudo.c \
-	managers/processor/linux_pack.c managers/processor/fdtable.c managers/processor/vpath.c
-$(UNIT_OBJDIR)/managers/processor/sys_%.o $(UNIT_OBJDIR)/tests/unit/test_sys_file.o: \
+	managers/processor/linux_pack.c managers/processor/fdtable.c managers/processor/vpath.c \
+	managers/processor/proc_maps.c
+$(UNIT_OBJDIR)/managers/processor/sys_%.o $(UNIT_OBJDIR)/managers/processor/proc_maps.o \
+	$(UNIT_OBJDIR)/tests/unit/test_sys_file.o: \
 	UNIT_CFLAGS += -Iarch/x86/include
 
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
